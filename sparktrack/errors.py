@@ -1,0 +1,130 @@
+"""Every error sparktrack raises on purpose.
+
+Each message says what was received and how to fix it.
+
+    SparkTrackError
+    ├── InvalidInputError              (also a ValueError)
+    │   ├── InvalidNameError           a key, experiment or run name breaks the naming rules
+    │   ├── LimitExceededError         a value is longer than its limit
+    │   ├── InvalidValueError          a metric value, step or timestamp of the wrong kind
+    │   ├── ParamOverwriteError        a param logged again with a different value
+    │   └── FilterSyntaxError          a malformed filter_string or order_by clause
+    ├── NotFoundError                  (also a LookupError)
+    │   ├── ExperimentNotFoundError
+    │   ├── RunNotFoundError
+    │   └── ArtifactNotFoundError
+    ├── AlreadyExistsError             create_experiment with a name in use
+    ├── RunStateError                  no active run, a run already active, a deleted run
+    ├── ConfigError                    an unknown or malformed setting or config file key
+    ├── SessionError                   a SparkSession without Delta Lake configured
+    └── StoreError                     the store cannot be read or written (records stay spooled)
+        └── SchemaVersionError         the store was written by a newer sparktrack
+"""
+
+from __future__ import annotations
+
+
+class SparkTrackError(Exception):
+    """Root of all sparktrack errors."""
+
+
+class InvalidInputError(SparkTrackError, ValueError):
+    """The caller passed something sparktrack cannot accept."""
+
+
+class InvalidNameError(InvalidInputError):
+    def __init__(self, kind: str, name: object, rule: str):
+        self.kind, self.name, self.rule = kind, name, rule
+        super().__init__(f"Invalid {kind} {name!r}: {rule}")
+
+
+class LimitExceededError(InvalidInputError):
+    def __init__(self, what: str, length: int, limit: int, preview: str = ""):
+        self.what, self.length, self.limit = what, length, limit
+        shown = f" (starts {preview[:40]!r})" if preview else ""
+        super().__init__(
+            f"{what} is {length} characters long{shown}; the limit is {limit}. "
+            "Shorten it, or log long text as an artifact with log_text()."
+        )
+
+
+class InvalidValueError(InvalidInputError):
+    def __init__(self, what: str, value: object, expected: str):
+        self.what, self.value = what, value
+        super().__init__(f"{what} must be {expected}; got {value!r} of type {type(value).__name__}.")
+
+
+class ParamOverwriteError(InvalidInputError):
+    def __init__(self, run_id: str, key: str, old: str, new: str):
+        self.run_id, self.key, self.old, self.new = run_id, key, old, new
+        super().__init__(
+            f"Param {key!r} of run {run_id} is already {old!r}; cannot change it to {new!r}. "
+            "Params are immutable: log the new value under another key or in a new run."
+        )
+
+
+class FilterSyntaxError(InvalidInputError):
+    def __init__(self, text: str, position: int, message: str):
+        self.text, self.position = text, position
+        pointer = " " * position + "^"
+        super().__init__(f"{message} at position {position}:\n  {text}\n  {pointer}")
+
+
+class NotFoundError(SparkTrackError, LookupError):
+    """Something looked up by id, name or path does not exist."""
+
+
+class ExperimentNotFoundError(NotFoundError):
+    def __init__(self, ref: str, by: str = "id"):
+        self.ref = ref
+        hint = (
+            "Check the name, or call set_experiment() to create it."
+            if by == "name"
+            else "List experiments with search_experiments() or `sparktrack experiments`."
+        )
+        super().__init__(f"No experiment with {by} {ref!r}. {hint}")
+
+
+class RunNotFoundError(NotFoundError):
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        super().__init__(
+            f"No run with id {run_id!r}. Find run ids with search_runs() or `sparktrack runs`."
+        )
+
+
+class ArtifactNotFoundError(NotFoundError):
+    def __init__(self, path: str):
+        self.path = path
+        super().__init__(f"No artifact or local file at {path!r}.")
+
+
+class AlreadyExistsError(SparkTrackError):
+    def __init__(self, kind: str, name: str, hint: str):
+        self.kind, self.name = kind, name
+        super().__init__(f"{kind} {name!r} already exists. {hint}")
+
+
+class RunStateError(SparkTrackError):
+    """An operation that the run's state does not allow."""
+
+
+class ConfigError(SparkTrackError):
+    """A setting or config file sparktrack cannot use."""
+
+
+class SessionError(SparkTrackError):
+    """The SparkSession cannot serve as a sparktrack session."""
+
+
+class StoreError(SparkTrackError):
+    """The store cannot be read or written."""
+
+
+class SchemaVersionError(StoreError):
+    def __init__(self, root: str, found: int, supported: int):
+        self.found, self.supported = found, supported
+        super().__init__(
+            f"The store at {root} has schema version {found}, but this sparktrack reads up to "
+            f"version {supported}. Upgrade sparktrack (pip install -U sparktrack)."
+        )

@@ -1,0 +1,196 @@
+"""The logging hot path: an in-process buffer, a local spool, and a background flusher.
+
+``add`` appends a record to the buffer and one line to the current spool segment (an unbuffered
+``os.write``, so a killed process loses nothing it acknowledged) and returns. A background thread
+commits the buffer to Delta every ``interval`` seconds, or sooner once ``size`` records wait, and
+``flush`` commits synchronously (``end_run`` calls it).
+
+A spool segment holds exactly one batch. The batch is committed to each table with Delta's
+idempotent-write options ``txnAppId`` (the buffer's id) and ``txnVersion`` (the batch number), so a
+batch that is replayed after a crash is skipped by every table that already has it. The owning
+process holds an ``flock`` on ``<id>.lock`` for its lifetime; whoever can take that lock later knows
+the owner is gone and replays its segments (``replay_orphans``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import json
+import logging
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+logger = logging.getLogger(__name__)
+
+#: commit(batch, (app_id, batch_number)) writes {table name: [row tuples]} to the store.
+CommitFn = Callable[[dict[str, list[tuple]], tuple[str, int]], None]
+
+
+@dataclass
+class _Segment:
+    number: int
+    path: str
+    fd: int
+    records: dict[str, list[tuple]] = field(default_factory=dict)
+    count: int = 0
+
+
+class RecordBuffer:
+    def __init__(self, commit: CommitFn, spool_dir: str, interval: float, size: int):
+        self._commit = commit
+        self._dir = spool_dir
+        self._interval = interval
+        self._size = size
+        self.app_id = f"sparktrack-{uuid.uuid4().hex}"
+        self._lock = threading.Lock()  # guards the open segment
+        self._flush_lock = threading.Lock()  # one commit at a time, in batch order
+        self._wake = threading.Event()
+        self._closed = False
+        self._segment: _Segment | None = None
+        self._failed: list[_Segment] = []  # taken but not yet committed, oldest first
+        self._next_number = 0
+        self._lock_fd: int | None = None
+        self._thread: threading.Thread | None = None
+        self.last_error: BaseException | None = None
+
+    # -- hot path -----------------------------------------------------------------------------
+    def add(self, table: str, row: tuple) -> None:
+        line = json.dumps((table, row)).encode() + b"\n"
+        with self._lock:
+            segment = self._segment or self._open_segment()
+            os.write(segment.fd, line)
+            segment.records.setdefault(table, []).append(row)
+            segment.count += 1
+            full = segment.count >= self._size
+        if full:
+            self._wake.set()
+
+    def add_many(self, table: str, rows: Iterable[tuple]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        data = b"".join(json.dumps((table, row)).encode() + b"\n" for row in rows)
+        with self._lock:
+            segment = self._segment or self._open_segment()
+            os.write(segment.fd, data)
+            segment.records.setdefault(table, []).extend(rows)
+            segment.count += len(rows)
+            full = segment.count >= self._size
+        if full:
+            self._wake.set()
+
+    # -- committing ---------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Commit everything added so far; raise if the store cannot take it (it stays spooled)."""
+        with self._flush_lock:
+            with self._lock:
+                if self._segment is not None:
+                    self._failed.append(self._segment)
+                    self._segment = None
+            while self._failed:
+                segment = self._failed[0]
+                self._commit(segment.records, (self.app_id, segment.number))
+                self._failed.pop(0)
+                os.close(segment.fd)
+                _unlink(segment.path)
+            self.last_error = None
+
+    def pending(self) -> int:
+        with self._lock:
+            open_count = self._segment.count if self._segment else 0
+        return open_count + sum(segment.count for segment in self._failed)
+
+    def close(self) -> None:
+        """Commit what is left and stop the flusher. Records that cannot be committed stay spooled
+        and are replayed the next time the store is opened."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        try:
+            self.flush()
+        except Exception as exc:  # noqa: BLE001 - reported, the spool keeps the records
+            logger.error("sparktrack: %d records stay spooled in %s: %s", self.pending(), self._dir, exc)
+            return
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+            _unlink(os.path.join(self._dir, f"{self.app_id}.lock"))
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if self._closed:
+                return
+            try:
+                self.flush()
+            except Exception as exc:  # noqa: BLE001 - retried on the next tick; flush() re-raises
+                self.last_error = exc
+                logger.warning("sparktrack: commit failed, will retry (%s)", exc)
+
+    # -- spool --------------------------------------------------------------------------------
+    def _open_segment(self) -> _Segment:
+        if self._lock_fd is None:
+            os.makedirs(self._dir, exist_ok=True)
+            self._lock_fd = os.open(os.path.join(self._dir, f"{self.app_id}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._thread = threading.Thread(target=self._run, name="sparktrack-flusher", daemon=True)
+            self._thread.start()
+        number = self._next_number
+        self._next_number += 1
+        path = os.path.join(self._dir, f"{self.app_id}.{number:012d}.spool")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._segment = _Segment(number=number, path=path, fd=fd)
+        return self._segment
+
+
+def replay_orphans(spool_dir: str, commit: CommitFn) -> int:
+    """Commit the segments of buffers whose process has died. Returns the records replayed."""
+    replayed = 0
+    for lock_path in sorted(glob.glob(os.path.join(spool_dir, "*.lock"))):
+        app_id = os.path.basename(lock_path)[: -len(".lock")]
+        try:
+            fd = os.open(lock_path, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its process is alive
+            for path in sorted(glob.glob(os.path.join(spool_dir, f"{app_id}.*.spool"))):
+                number = int(path.rsplit(".", 2)[-2])
+                records = _read_segment(path)
+                if records:
+                    commit(records, (app_id, number))
+                    replayed += sum(len(rows) for rows in records.values())
+                _unlink(path)
+            _unlink(lock_path)
+        finally:
+            os.close(fd)
+    return replayed
+
+
+def _read_segment(path: str) -> dict[str, list[tuple]]:
+    records: dict[str, list[tuple]] = {}
+    with open(path, "rb") as handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                break  # a line torn by the crash was never acknowledged
+            table, row = json.loads(line)
+            records.setdefault(table, []).append(tuple(row))
+    return records
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,254 @@
+"""The store: path-based Delta tables under one root, bootstrapped once, visible to spark.sql.
+
+Writes are blind appends (``append``) except where a uniqueness rule must hold across processes
+(experiment names), which uses an insert-only MERGE that Delta checks for conflicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Callable, TypeVar
+
+import pyarrow as pa
+
+from sparktrack import __version__, settings
+from sparktrack.errors import SchemaVersionError, StoreError
+from sparktrack.store import tables
+from sparktrack.store.buffer import RecordBuffer, replay_orphans
+from sparktrack.store.locking import CommitLock
+from sparktrack.store.tables import Table
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_DATABASE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def normalize_root(root: str) -> tuple[str, str | None]:
+    """The store root as a URI, and its local directory when it is on local disk."""
+    if root.startswith("file:"):
+        local = re.sub(r"^file:(//)?", "", root)
+        local = os.path.abspath(local)
+        return f"file:{local}", local
+    if _SCHEME.match(root):
+        return root.rstrip("/"), None
+    local = os.path.abspath(os.path.expanduser(root))
+    return f"file:{local}", local
+
+
+def delta_concurrency_errors() -> tuple[type[BaseException], ...]:
+    """Delta's concurrent-modification exceptions; they share no base class in Python."""
+    from delta import exceptions as de
+
+    return (
+        de.ConcurrentAppendException,
+        de.ConcurrentDeleteReadException,
+        de.ConcurrentDeleteDeleteException,
+        de.ConcurrentTransactionException,
+        de.MetadataChangedException,
+        de.ProtocolChangedException,
+        de.ConcurrentWriteException,
+    )
+
+
+class DeltaStore:
+    """All of a store's Delta tables, its commit lock, its record buffer and its artifact root."""
+
+    def __init__(self, spark: SparkSession, root: str | None = None, database: str | None = None):
+        self.spark = spark
+        self.root, self.local_root = normalize_root(settings.STORE.get(root))
+        self.database = settings.DATABASE.get(database)
+        if not _DATABASE.match(self.database):
+            raise StoreError(
+                f"Database name {self.database!r} is not a plain SQL identifier; use letters, "
+                "digits and underscores (SPARKTRACK_DATABASE)."
+            )
+        self.artifact_root = f"{self.root}/artifacts"
+        self._locks = {name: CommitLock(self.local_root, name)
+                       for name in [t.name for t in tables.ALL_TABLES] + ["bootstrap"]}
+        self._pool = ThreadPoolExecutor(max_workers=len(tables.ALL_TABLES), thread_name_prefix="sparktrack")
+        self._seq = 0
+        self._bootstrap()
+        key = hashlib.sha1(self.root.encode()).hexdigest()[:16]
+        self.spool_dir = os.path.join(settings.SPOOL_DIR.get(), key)
+        replayed = replay_orphans(self.spool_dir, self.commit_batch)
+        if replayed:
+            logger.warning("sparktrack: replayed %d spooled records into %s", replayed, self.root)
+        self.buffer = RecordBuffer(
+            self.commit_batch, self.spool_dir, settings.FLUSH_INTERVAL.get(), settings.FLUSH_SIZE.get()
+        )
+        self.register_catalog()
+
+    # -- layout -------------------------------------------------------------------------------
+    def path(self, table: Table | str) -> str:
+        name = table if isinstance(table, str) else table.name
+        return f"{self.root}/tables/{name}"
+
+    def table(self, table: Table | str) -> DataFrame:
+        return self.spark.read.format("delta").load(self.path(table))
+
+    def view(self, name: str) -> DataFrame:
+        return self.spark.sql(self.view_sql(name))
+
+    def view_sql(self, name: str) -> str:
+        """A view's SQL, reading tables by path, with the views it builds on inlined."""
+        quoted = {t.name: f"delta.`{self.path(t).replace('`', '``')}`" for t in tables.ALL_TABLES}
+        inner = {v: f"({self.view_sql(v)})" for v in tables.VIEWS if "{v[" + v + "]}" in tables.VIEWS[name]}
+        return tables.VIEWS[name].format(t=quoted, v=inner)
+
+    # -- bootstrap ----------------------------------------------------------------------------
+    def _bootstrap(self) -> None:
+        from delta.tables import DeltaTable
+
+        missing = [t for t in tables.ALL_TABLES if not DeltaTable.isDeltaTable(self.spark, self.path(t))]
+        if missing:
+            with self._locks["bootstrap"].hold():
+                list(self._pool.map(self._create, missing))
+        meta = self.table(tables.STORE_META).collect()
+        if not meta:
+            self.append(tables.STORE_META, [(tables.SCHEMA_VERSION, __version__, _now_ms())])
+        else:
+            found = max(row["schema_version"] for row in meta)
+            if found > tables.SCHEMA_VERSION:
+                raise SchemaVersionError(self.root, found, tables.SCHEMA_VERSION)
+        if tables.EXPERIMENTS in missing:
+            from sparktrack.tracking.experiments import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
+
+            self.insert_if_absent(
+                tables.EXPERIMENTS,
+                [(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME,
+                  f"{self.artifact_root}/{DEFAULT_EXPERIMENT_ID}", _now_ms())],
+                key="name",
+            )
+
+    def _create(self, table: Table) -> None:
+        from delta.tables import DeltaTable
+
+        try:
+            (
+                DeltaTable.createIfNotExists(self.spark)
+                .location(self.path(table))
+                .addColumns(table.schema)
+                .property("delta.appendOnly", "false")
+                .execute()
+            )
+        except delta_concurrency_errors():
+            if not DeltaTable.isDeltaTable(self.spark, self.path(table)):
+                raise
+
+    def register_catalog(self) -> None:
+        """Expose tables and views as ``<database>.<name>`` so that spark.sql sees them."""
+        self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        for name, (kind, source) in tables.CATALOG_NAMES.items():
+            if kind == "table":
+                body = f"SELECT * FROM delta.`{self.path(source).replace('`', '``')}`"
+            else:
+                body = self.view_sql(source)
+            self.spark.sql(f"CREATE OR REPLACE VIEW {self.database}.{name} AS {body}")
+
+    # -- writes -------------------------------------------------------------------------------
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def frame(self, table: Table, rows: list[tuple]) -> DataFrame:
+        columns = list(zip(*rows)) if rows else [[] for _ in table.schema.fields]
+        arrays = [
+            pa.array(values, type=_arrow_type(field.dataType))
+            for field, values in zip(table.schema.fields, columns)
+        ]
+        arrow = pa.Table.from_arrays(arrays, names=[f.name for f in table.schema.fields])
+        return self.spark.createDataFrame(arrow, schema=table.schema)
+
+    def append(self, table: Table, rows: list[tuple], txn: tuple[str, int] | None = None) -> None:
+        """Blind-append rows (tuples in schema order, times as epoch ms) to a table."""
+        writer = self.frame(table, rows).write.format("delta").mode("append")
+        if txn is not None:
+            writer = writer.option("txnAppId", txn[0]).option("txnVersion", str(txn[1]))
+        with self._locks[table.name].hold():
+            self.retry(lambda: writer.save(self.path(table)))
+
+    def commit_batch(self, batch: dict[str, list[tuple]], txn: tuple[str, int]) -> None:
+        """Commit one buffered batch idempotently (see store.buffer), its tables in parallel."""
+        todo = [(table, batch[table.name]) for table in tables.ALL_TABLES if batch.get(table.name)]
+        futures = [(table, rows, self._pool.submit(self.append, table, rows, txn)) for table, rows in todo]
+        for table, rows, future in futures:
+            try:
+                future.result()
+            except Exception as exc:
+                raise StoreError(
+                    f"Could not commit {len(rows)} records to {self.path(table)}: {exc}. They "
+                    f"stay spooled under {self.spool_dir} and are committed on the next try or "
+                    "the next time the store is opened."
+                ) from exc
+
+    def read_parallel(self, *frames: DataFrame) -> list[list]:
+        """Collect several small queries at once (one Spark job each, run side by side)."""
+        return list(self._pool.map(lambda frame: frame.collect(), frames))
+
+    def insert_if_absent(self, table: Table, rows: list[tuple], key: str) -> None:
+        """Insert rows whose ``key`` is not yet in the table (an insert-only MERGE).
+
+        The MERGE reads the table, so two concurrent inserts of the same key conflict in Delta
+        and the loser retries, then finds the key present."""
+        from delta.tables import DeltaTable
+
+        source = self.frame(table, rows)
+
+        def merge() -> None:
+            (
+                DeltaTable.forPath(self.spark, self.path(table)).alias("t")
+                .merge(source.alias("s"), f"t.{key} = s.{key}")
+                .whenNotMatchedInsertAll()
+                .execute()
+            )
+
+        with self._locks[table.name].hold():
+            self.retry(merge)
+
+    def retry(self, action: Callable[[], T], attempts: int = 20) -> T:
+        """Run a Delta write, retrying on Delta's concurrent-modification exceptions."""
+        errors = delta_concurrency_errors()
+        for attempt in range(attempts):
+            try:
+                return action()
+            except errors:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.buffer.close()
+        self._pool.shutdown(wait=False)
+
+
+def _arrow_type(spark_type: object) -> pa.DataType:
+    from pyspark.sql import types as st
+
+    return {
+        st.StringType: pa.string(),
+        st.LongType: pa.int64(),
+        st.IntegerType: pa.int32(),
+        st.DoubleType: pa.float64(),
+        st.BooleanType: pa.bool_(),
+        st.TimestampType: pa.timestamp("ms", tz="UTC"),
+    }[type(spark_type)]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def utc(millis: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(millis / 1000, tz=dt.timezone.utc)

@@ -1,0 +1,352 @@
+"""``TrackingClient``: MLflow's tracking operations by id, over one store.
+
+Validation and bookkeeping live here, once; the store only writes and reads rows.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
+
+from sparktrack.entities import (
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from sparktrack.errors import ExperimentNotFoundError, InvalidValueError
+from sparktrack.store.artifacts import ArtifactRepository
+from sparktrack.tracking import context, validation
+from sparktrack.tracking.store import DatasetInput, DeltaTrackingStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
+SEARCH_MAX_RESULTS_DEFAULT = 1000
+OutputFormat = Literal["list", "pandas", "spark"]
+
+_stores: dict[tuple[str, str, int], DeltaTrackingStore] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(root: str | None = None, spark: SparkSession | None = None,
+               database: str | None = None) -> DeltaTrackingStore:
+    """The process's one store for a root (and session), opened on first use."""
+    import atexit
+
+    from sparktrack import settings
+    from sparktrack.session import resolve_session
+    from sparktrack.store.delta_store import DeltaStore, normalize_root
+
+    spark = resolve_session(spark)
+    uri, _ = normalize_root(settings.STORE.get(root))
+    key = (uri, settings.DATABASE.get(database), id(spark))
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None:
+            store = DeltaTrackingStore(DeltaStore(spark, uri, database))
+            _stores[key] = store
+            atexit.register(store.delta.close)
+        return store
+
+
+def close_stores() -> None:
+    """Commit every open store's buffered records and forget the stores (tests, notebooks)."""
+    with _stores_lock:
+        stores = list(_stores.values())
+        _stores.clear()
+    for store in stores:
+        store.delta.close()
+    from sparktrack.tracking import fluent
+
+    fluent.forget_clients()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class TrackingClient:
+    """Tracking operations on a store root (default: ``SPARKTRACK_STORE``)."""
+
+    def __init__(self, store: str | None = None, spark: SparkSession | None = None,
+                 database: str | None = None):
+        self._store = open_store(store, spark, database)
+        self._delta = self._store.delta
+        self._artifact_uris: dict[str, str] = {}
+
+    @property
+    def spark(self) -> SparkSession:
+        return self._delta.spark
+
+    @property
+    def store_root(self) -> str:
+        return self._delta.root
+
+    @property
+    def database(self) -> str:
+        return self._delta.database
+
+    # -- experiments --------------------------------------------------------------------------
+    def create_experiment(self, name: str, artifact_location: str | None = None,
+                          tags: Mapping[str, Any] | None = None) -> str:
+        validation.validate_experiment_name(name)
+        return self._store.create_experiment(name, artifact_location, self._tag_dict(tags))
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self._store.get_experiment(validation.validate_id(experiment_id, "experiment"))
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self._store.get_experiment_by_name(validation.validate_experiment_name(name))
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        """The experiment named ``name``, created if missing; safe under concurrency."""
+        from sparktrack.errors import AlreadyExistsError
+
+        experiment = self.get_experiment_by_name(name)
+        if experiment is None:
+            try:
+                experiment_id = self.create_experiment(name)
+            except AlreadyExistsError:  # another process created it first
+                experiment = self.get_experiment_by_name(name)
+            else:
+                experiment = self.get_experiment(experiment_id)
+        assert experiment is not None
+        return experiment
+
+    def search_experiments(self, view_type: ViewType | str = ViewType.ACTIVE_ONLY,
+                           max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+                           filter_string: str | None = None,
+                           order_by: Sequence[str] | None = None) -> list[Experiment]:
+        return self._store.search_experiments(_view_type(view_type), filter_string, order_by,
+                                              _max_results(max_results))
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._store.set_experiment_lifecycle(experiment_id, LifecycleStage.DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._store.set_experiment_lifecycle(experiment_id, LifecycleStage.ACTIVE)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        validation.validate_key(key, "tag")
+        self._store.set_experiment_tag(experiment_id, key, validation.tag_value(key, value))
+
+    # -- runs ---------------------------------------------------------------------------------
+    def create_run(self, experiment_id: str, start_time: int | None = None,
+                   tags: Mapping[str, Any] | None = None, run_name: str | None = None,
+                   parent_run_id: str | None = None) -> Run:
+        validation.validate_run_name(run_name)
+        if parent_run_id is not None:
+            self._store.known_run(parent_run_id, allow_deleted=True)  # the parent must exist
+        run_name = run_name or context.generate_run_name()
+        user_tags = self._tag_dict(tags)
+        all_tags = {**context.system_tags(self.spark.sparkContext.applicationId),
+                    context.RUN_NAME: run_name, **user_tags}
+        if parent_run_id:
+            all_tags[context.PARENT_RUN_ID] = parent_run_id
+        run = self._store.create_run(
+            validation.validate_id(experiment_id, "experiment"),
+            user_id=all_tags.get(context.USER),
+            start_time=_now_ms() if start_time is None else validation.validate_timestamp(start_time),
+            tags=[RunTag(key=k, value=v) for k, v in all_tags.items()],
+            run_name=run_name,
+            parent_run_id=parent_run_id,
+        )
+        self._artifact_uris[run.info.run_id] = run.info.artifact_uri
+        return run
+
+    def get_run(self, run_id: str) -> Run:
+        return self._store.get_run(validation.validate_id(run_id, "run"))
+
+    def set_terminated(self, run_id: str, status: str | RunStatus = RunStatus.FINISHED,
+                       end_time: int | None = None) -> None:
+        status = _status(status)
+        self._store.update_run(run_id, status, _now_ms() if end_time is None else end_time)
+        self._store.flush()
+
+    def update_run(self, run_id: str, status: str | RunStatus) -> None:
+        status = _status(status)
+        end = _now_ms() if RunStatus.is_terminated(status) else None
+        self._store.update_run(run_id, status, end)
+
+    def delete_run(self, run_id: str) -> None:
+        self._store.set_run_lifecycle(validation.validate_id(run_id, "run"), LifecycleStage.DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        self._store.set_run_lifecycle(validation.validate_id(run_id, "run"), LifecycleStage.ACTIVE)
+
+    # -- logging ------------------------------------------------------------------------------
+    def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
+                   step: int | None = None) -> None:
+        metric = Metric(
+            key=validation.validate_key(key, "metric"),
+            value=validation.validate_metric_value(key, value),
+            timestamp=int(time.time() * 1000) if timestamp is None else validation.validate_timestamp(timestamp),
+            step=0 if step is None else validation.validate_step(step),
+        )
+        self._store.log_metric(run_id, metric)
+
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        self.log_batch(run_id, params=[Param(key=key, value=value)])
+        return value
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.log_batch(run_id, tags=[RunTag(key=key, value=value)])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._store.delete_tag(run_id, validation.validate_key(key, "tag"))
+
+    def log_batch(self, run_id: str, metrics: Iterable[Metric] = (), params: Iterable[Param] = (),
+                  tags: Iterable[RunTag] = ()) -> None:
+        """Log many records at once; all are validated before any is written."""
+        metrics = [
+            Metric(key=validation.validate_key(m.key, "metric"),
+                   value=validation.validate_metric_value(m.key, m.value),
+                   timestamp=validation.validate_timestamp(m.timestamp),
+                   step=validation.validate_step(m.step))
+            for m in metrics
+        ]
+        params = [Param(key=validation.validate_key(p.key, "param"),
+                        value=validation.param_value(p.key, p.value)) for p in params]
+        tags = [RunTag(key=validation.validate_key(t.key, "tag"),
+                       value=validation.tag_value(t.key, t.value)) for t in tags]
+        self._store.log_batch(validation.validate_id(run_id, "run"), metrics, params, tags)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        self._store.log_inputs(run_id, datasets)
+
+    def flush(self) -> None:
+        """Commit everything logged so far to the store."""
+        self._store.flush()
+
+    # -- artifacts ----------------------------------------------------------------------------
+    def _artifacts(self, run_id: str) -> ArtifactRepository:
+        uri = self._artifact_uris.get(run_id)
+        if uri is None:
+            uri = self.get_run(run_id).info.artifact_uri
+            self._artifact_uris[run_id] = uri
+        return ArtifactRepository(self.spark, uri)
+
+    def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
+        from sparktrack.store.artifacts import check_relative, join_uri
+
+        return join_uri(self._artifacts(run_id).root, check_relative(artifact_path))
+
+    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> str:
+        return self._artifacts(run_id).log_artifact(local_path, artifact_path)
+
+    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> str:
+        return self._artifacts(run_id).log_artifacts(local_dir, artifact_path)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> str:
+        if not isinstance(text, str):
+            raise InvalidValueError("log_text text", text, "a str")
+        return self._artifacts(run_id).write_text(text, artifact_file)
+
+    def log_dict(self, run_id: str, dictionary: Mapping[str, Any], artifact_file: str) -> str:
+        if artifact_file.endswith((".yaml", ".yml")):
+            try:
+                import yaml
+            except ImportError:
+                raise InvalidValueError(
+                    "log_dict artifact_file", artifact_file, "a .json file (install PyYAML for .yaml)"
+                ) from None
+            text = yaml.safe_dump(dict(dictionary), sort_keys=False)
+        else:
+            text = json.dumps(dictionary, indent=2, default=str)
+        return self.log_text(run_id, text, artifact_file)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[dict]:
+        return self._artifacts(run_id).list(path)
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str) -> str:
+        return self._artifacts(run_id).download(path, dst_path)
+
+    def load_text(self, run_id: str, artifact_file: str) -> str:
+        return self._artifacts(run_id).read_text(artifact_file)
+
+    # -- search -------------------------------------------------------------------------------
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        return self._store.get_metric_history(validation.validate_id(run_id, "run"),
+                                              validation.validate_key(key, "metric"))
+
+    def search_runs(self, experiment_ids: str | Sequence[str] | None = None,
+                    filter_string: str | None = None,
+                    run_view_type: ViewType | str = ViewType.ACTIVE_ONLY,
+                    max_results: int | None = SEARCH_MAX_RESULTS_DEFAULT,
+                    order_by: Sequence[str] | None = None,
+                    output_format: OutputFormat = "list",
+                    experiment_names: Sequence[str] | None = None) -> list[Run] | pd.DataFrame | DataFrame:
+        """Runs of the given experiments that match ``filter_string`` (MLflow's grammar)."""
+        ids = self._experiment_ids(experiment_ids, experiment_names)
+        if output_format not in ("list", "pandas", "spark"):
+            raise InvalidValueError("output_format", output_format, "one of 'list', 'pandas', 'spark'")
+        if isinstance(order_by, str):
+            order_by = [order_by]
+        frame = self._store.search_runs(ids, filter_string, _view_type(run_view_type),
+                                        None if max_results is None else _max_results(max_results),
+                                        order_by)
+        if output_format == "spark":
+            return frame
+        if output_format == "pandas":
+            return runs_to_pandas(frame)
+        return [Run.from_row(row) for row in frame.collect()]
+
+    def _experiment_ids(self, experiment_ids: str | Sequence[str] | None,
+                        experiment_names: Sequence[str] | None) -> list[str]:
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids or [])
+        for name in [experiment_names] if isinstance(experiment_names, str) else (experiment_names or []):
+            experiment = self.get_experiment_by_name(name)
+            if experiment is None:
+                raise ExperimentNotFoundError(name, by="name")
+            ids.append(experiment.experiment_id)
+        if not ids:
+            raise InvalidValueError(
+                "search_runs experiments", experiment_ids,
+                "at least one experiment id or name (experiment_ids=[...] or experiment_names=[...])",
+            )
+        return [validation.validate_id(i, "experiment") for i in ids]
+
+    @staticmethod
+    def _tag_dict(tags: Mapping[str, Any] | None) -> dict[str, str]:
+        return {validation.validate_key(k, "tag"): validation.tag_value(k, v) for k, v in (tags or {}).items()}
+
+
+def runs_to_pandas(frame: DataFrame) -> pd.DataFrame:
+    """MLflow's pandas layout: attribute columns, then metrics.*, params.*, tags.* columns."""
+    import pandas as pd
+
+    pdf = frame.toPandas()
+    base = pdf.drop(columns=["metrics", "params", "tags"])
+    parts = [base]
+    for prefix in ("metrics", "params", "tags"):
+        expanded = pd.DataFrame(list(pdf[prefix].map(lambda m: dict(m or {}))), index=pdf.index)
+        parts.append(expanded.reindex(sorted(expanded.columns), axis=1).add_prefix(f"{prefix}."))
+    return pd.concat(parts, axis=1)
+
+
+def _view_type(value: ViewType | str) -> ViewType:
+    try:
+        return value if isinstance(value, ViewType) else ViewType(str(value).upper())
+    except ValueError:
+        raise InvalidValueError("run_view_type", value, "ACTIVE_ONLY, DELETED_ONLY or ALL") from None
+
+
+def _status(value: str | RunStatus) -> str:
+    try:
+        return RunStatus(value.value if isinstance(value, RunStatus) else str(value).upper()).value
+    except ValueError:
+        raise InvalidValueError("Run status", value, "one of " + ", ".join(s.value for s in RunStatus)) from None
+
+
+def _max_results(value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0 or value > 1_000_000:
+        raise InvalidValueError("max_results", value, "an integer from 1 to 1000000")
+    return value

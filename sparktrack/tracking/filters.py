@@ -1,0 +1,568 @@
+"""MLflow's search grammar (``filter_string`` and ``order_by``), compiled to PySpark Columns.
+
+A filter is a conjunction of comparisons joined by ``AND`` (any case)::
+
+    metrics.accuracy > 0.9 AND params.optimizer = 'adam' AND tags.`my tag` LIKE 'ex%'
+
+Identifiers are ``<entity>.<key>``. Entity prefixes (any case): ``metric``/``metrics``;
+``param``/``params``/``parameter``/``parameters``; ``tag``/``tags``;
+``attribute``/``attributes``/``attr``/``run``. A bare key is letters, digits and ``_ - . / :``
+(``tags.sparktrack.user`` has the key ``sparktrack.user``); any other key is quoted with backticks or
+double quotes right after the dot (``params."batch size"``).
+
+Values:
+
+* strings in single or double quotes. A quote inside a string is written twice, as in SQL
+  (``'it''s'`` is ``it's``); a backslash is an ordinary character, except inside LIKE/ILIKE
+  patterns where Spark reads ``\\%``, ``\\_`` and ``\\\\`` as escapes (any other use is an error);
+* numeric literals: ``3``, ``-0.5``, ``.5``, ``1e-3``. ``NaN`` and ``inf`` are not literals;
+* ``IN ('a', 'b')`` / ``NOT IN (...)``: a non-empty list of quoted strings.
+
+Operators: metrics ``= != < <= > >=`` with numbers; params and tags ``= != LIKE ILIKE IN NOT IN`` with
+quoted strings; string attributes as params; time attributes as metrics, in epoch milliseconds.
+LIKE/ILIKE use the SQL wildcards ``%`` and ``_``.
+
+Semantics (as in MLflow): a comparison on a key a run lacks is NULL and excludes the run, ``!=``
+included. A NaN metric value behaves as in Python: only ``!=`` is true for it. ``order_by`` puts
+runs lacking the key last in both directions; for metrics NaN values come after numbers and before
+missing ones. Values are never pasted into SQL text: every value is a literal Column argument.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass
+from functools import reduce
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from sparktrack.errors import FilterSyntaxError
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column
+
+__all__ = [
+    "Comparison",
+    "SearchSchema",
+    "RUNS",
+    "EXPERIMENTS",
+    "parse_filter",
+    "compile_filter",
+    "compile_order_by",
+]
+
+NUMBER_OPS = ("=", "!=", "<", "<=", ">", ">=")
+STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
+
+_ENTITY_ALIASES = {
+    "metric": "metric", "metrics": "metric",
+    "param": "param", "params": "param", "parameter": "param", "parameters": "param",
+    "tag": "tag", "tags": "tag",
+    "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
+}
+_PLURAL = {"metric": "metrics", "param": "params", "tag": "tags", "attribute": "attributes"}
+_MLFLOW_NUMERIC_ENTITIES = frozenset({"metric"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Comparison:
+    """One ``<entity>.<key> <op> <value>`` term of a filter."""
+
+    entity: str  # "metric" | "param" | "tag" | "attribute"
+    key: str
+    op: str  # one of NUMBER_OPS or STRING_OPS
+    value: object  # float, str, or tuple[str, ...] for IN / NOT IN
+    position: int  # offset of the identifier in the filter text
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchSchema:
+    """The DataFrame a filter or order_by is compiled against."""
+
+    name: str  # "runs" / "experiments", used in messages
+    map_columns: dict[str, str]  # entity -> map column, e.g. {"metric": "metrics"}
+    string_attributes: dict[str, str]  # attribute key -> string column
+    time_attributes: dict[str, str]  # attribute key -> TIMESTAMP column, compared as epoch ms
+    numeric_entities: frozenset[str]  # map entities whose values are numbers
+    default_order: tuple[tuple[str, str], ...]  # (column, "ASC" | "DESC") tie-breakers, in order
+
+    def prefixes(self) -> str:
+        names = [f"{_PLURAL[e]}.<key>" for e in ("metric", "param", "tag") if e in self.map_columns]
+        return ", ".join(names) + " or attributes.<key>"
+
+    def bare_attributes(self) -> frozenset[str]:
+        """Attribute names that may be written without the ``attributes.`` prefix."""
+        return frozenset(self.string_attributes) | frozenset(self.time_attributes)
+
+    def attribute_names(self) -> str:
+        return ", ".join(sorted({*self.string_attributes, *self.time_attributes}))
+
+
+RUNS = SearchSchema(
+    name="runs",
+    map_columns={"metric": "metrics", "param": "params", "tag": "tags"},
+    string_attributes={
+        key: key
+        for key in ("run_id", "experiment_id", "run_name", "user_id", "status",
+                    "lifecycle_stage", "artifact_uri")
+    },
+    time_attributes={"start_time": "start_time", "end_time": "end_time", "created": "start_time"},
+    numeric_entities=frozenset({"metric"}),
+    default_order=(("start_time", "DESC"), ("run_id", "ASC")),
+)
+
+EXPERIMENTS = SearchSchema(
+    name="experiments",
+    map_columns={"tag": "tags"},
+    string_attributes={
+        key: key for key in ("experiment_id", "name", "artifact_location", "lifecycle_stage")
+    },
+    time_attributes={"creation_time": "creation_time", "last_update_time": "last_update_time"},
+    numeric_entities=frozenset(),
+    default_order=(("creation_time", "DESC"), ("experiment_id", "ASC")),
+)
+
+
+# --------------------------------------------------------------------------------------- tokens
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Token:
+    kind: str  # word | number | string | backtick | op | ( | ) | , | other | end
+    text: str  # the source text of the token
+    value: object  # decoded: str for strings and words, float for numbers
+    position: int
+
+    @property
+    def end(self) -> int:
+        return self.position + len(self.text)
+
+    def shown(self) -> str:
+        if self.kind == "end":
+            return "end of input"
+        return self.text if self.kind in ("string", "backtick") else f"'{self.text}'"
+
+    def is_keyword(self, *words: str) -> bool:
+        return self.kind == "word" and str(self.value).upper() in words
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_\-./:]*")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_OPERATORS = ("!=", "<=", ">=", "==", "<>", "=", "<", ">")
+_WORD_CHAR = re.compile(r"[A-Za-z0-9_.]")
+
+
+def _fail(text: str, position: int, message: str) -> FilterSyntaxError:
+    return FilterSyntaxError(text, position, message)
+
+
+def _scan(text: str, index: int) -> _Token:
+    """The token starting at ``index`` (after whitespace), or the end token."""
+    while index < len(text) and text[index].isspace():
+        index += 1
+    if index == len(text):
+        return _Token(kind="end", text="", value=None, position=index)
+    char = text[index]
+    if char in "'\"`":
+        return _scan_quoted(text, index)
+    if word := _WORD.match(text, index):
+        return _Token(kind="word", text=word.group(), value=word.group(), position=index)
+    if number := _NUMBER.match(text, index):
+        return _scan_number(text, index, number.group())
+    for op in _OPERATORS:
+        if text.startswith(op, index):
+            return _Token(kind="op", text=op, value=op, position=index)
+    kind = char if char in "()," else "other"
+    return _Token(kind=kind, text=char, value=char, position=index)
+
+
+def _scan_quoted(text: str, start: int) -> _Token:
+    """A quoted string or key; the quote character written twice stands for itself."""
+    quote, index, parts = text[start], start + 1, []
+    while True:
+        close = text.find(quote, index)
+        if close < 0:
+            what = "quoted key" if quote == "`" else "string"
+            raise _fail(text, start, f"Unterminated {what}: the {quote} here is never closed; "
+                                     f"end it with {quote} (write {quote}{quote} for a {quote} "
+                                     "inside it)")
+        parts.append(text[index:close])
+        if text.startswith(quote * 2, close):
+            parts.append(quote)
+            index = close + 2
+            continue
+        kind = "backtick" if quote == "`" else "string"
+        return _Token(kind=kind, text=text[start:close + 1], value="".join(parts), position=start)
+
+
+def _scan_number(text: str, start: int, literal: str) -> _Token:
+    end = start + len(literal)
+    if end < len(text) and _WORD_CHAR.match(text[end]):
+        bad = re.match(r"[^\s()',=<>!]*", text[start:]).group()
+        raise _fail(text, start, f"Malformed number {bad!r}: write a plain number such as 0.5 or "
+                                 "1e-3, or quote a string value")
+    return _Token(kind="number", text=literal, value=float(literal), position=start)
+
+
+class _Tokens:
+    """Scans one filter or order_by clause on demand, so the leftmost problem is reported."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._offset = 0
+        self._next: _Token | None = None
+
+    def peek(self) -> _Token:
+        if self._next is None:
+            self._next = _scan(self.text, self._offset)
+        return self._next
+
+    def next(self) -> _Token:
+        token = self.peek()
+        self._offset, self._next = token.end, None
+        return token
+
+    def at_end(self) -> bool:
+        return self.peek().kind == "end"
+
+    def fail(self, token: _Token, message: str) -> FilterSyntaxError:
+        return _fail(self.text, token.position, message)
+
+
+# ------------------------------------------------------------------------------------- parsing
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Identifier:
+    entity: str
+    key: str
+    text: str
+    position: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Parsed:
+    """A comparison with the tokens its errors point at."""
+
+    comparison: Comparison
+    identifier: _Identifier
+    op_token: _Token
+    value_token: _Token
+
+
+def _parse_identifier(tokens: _Tokens, prefixes: str, bare: frozenset[str] = frozenset()) -> _Identifier:
+    token = tokens.next()
+    if token.kind == "(":
+        raise tokens.fail(token, "Parentheses are only allowed around IN lists: a filter is "
+                                 "comparisons joined by AND, without grouping")
+    if token.kind != "word" or token.is_keyword("AND", "OR", "NOT", "IN", "LIKE", "ILIKE"):
+        raise tokens.fail(token, f"Expected an identifier ({prefixes}), got {token.shown()}")
+    if token.text in bare:  # a bare attribute name, as MLflow allows (``name LIKE 'a%'``)
+        return _Identifier(entity="attribute", key=token.text, text=token.text, position=token.position)
+    prefix, dot, key = token.text.partition(".")
+    entity = _ENTITY_ALIASES.get(prefix.lower())
+    if not dot or entity is None:
+        raise tokens.fail(token, f"Invalid identifier {token.text!r}: expected {prefixes}")
+    if key:
+        return _Identifier(entity=entity, key=key, text=token.text, position=token.position)
+    return _quoted_key(tokens, token, entity)
+
+
+def _quoted_key(tokens: _Tokens, prefix: _Token, entity: str) -> _Identifier:
+    token = tokens.peek()
+    quoted = token.kind == "backtick" or (token.kind == "string" and token.text[0] == '"')
+    if token.position != prefix.end or not quoted:
+        raise tokens.fail(prefix, f"Missing key after {prefix.text!r}: write "
+                                  f"{prefix.text}<key>, or quote it as {prefix.text}`my key`")
+    tokens.next()
+    if not token.value:
+        raise tokens.fail(token, f"Empty key {prefix.text + token.text!r}: give the key a name")
+    text = prefix.text + token.text
+    return _Identifier(entity=entity, key=str(token.value), text=text, position=prefix.position)
+
+
+def _parse_operator(tokens: _Tokens, identifier: _Identifier) -> tuple[str, _Token]:
+    token = tokens.next()
+    if token.kind == "op" and token.text in ("==", "<>"):
+        hint = "=" if token.text == "==" else "!="
+        raise tokens.fail(token, f"Unknown operator {token.text!r}: use {hint!r}")
+    if token.kind == "op":
+        return token.text, token
+    if token.is_keyword("LIKE", "ILIKE", "IN"):
+        return str(token.value).upper(), token
+    if token.is_keyword("NOT"):
+        follower = tokens.next()
+        if not follower.is_keyword("IN"):
+            raise tokens.fail(follower, f"Expected IN after 'NOT', got {follower.shown()}: "
+                                        "NOT only appears in NOT IN (...)")
+        return "NOT IN", token
+    raise tokens.fail(token, f"Expected an operator after {identifier.text!r} (one of "
+                             f"{', '.join(NUMBER_OPS + STRING_OPS[2:])}), got {token.shown()}; "
+                             "quote keys with spaces or special characters in backticks")
+
+
+def _parse_value(tokens: _Tokens, op: str, op_token: _Token) -> tuple[object, _Token]:
+    if op in ("IN", "NOT IN"):
+        return _parse_in_list(tokens, op)
+    token = tokens.next()
+    if token.kind in ("string", "number"):
+        return token.value, token
+    if token.kind == "(":
+        raise tokens.fail(token, f"Parentheses are only allowed around IN lists, not after {op!r}")
+    hint = f"; quote string values: '{token.text}'" if token.kind == "word" else ""
+    raise tokens.fail(token, f"Expected a value (a quoted string or a number) after "
+                             f"{op_token.text!r}, got {token.shown()}{hint}")
+
+
+def _parse_in_list(tokens: _Tokens, op: str) -> tuple[tuple[str, ...], _Token]:
+    opening = tokens.next()
+    if opening.kind != "(":
+        raise tokens.fail(opening, f"{op} needs a list of quoted strings in parentheses, "
+                                   f"e.g. {op} ('a', 'b'); got {opening.shown()}")
+    if tokens.peek().kind == ")":
+        raise tokens.fail(tokens.peek(), f"Empty {op} list '()': give at least one quoted value")
+    values = []
+    while True:
+        values.append(_parse_in_item(tokens, op))
+        separator = tokens.next()
+        if separator.kind == ")":
+            return tuple(values), opening
+        if separator.kind != ",":
+            raise tokens.fail(separator, f"Expected ',' or ')' in the {op} list, "
+                                         f"got {separator.shown()}")
+
+
+def _parse_in_item(tokens: _Tokens, op: str) -> str:
+    token = tokens.next()
+    if token.kind == "string":
+        return str(token.value)
+    if token.kind in ("number", "word"):
+        raise tokens.fail(token, f"{op} lists hold quoted strings; got {token.shown()}. "
+                                 f"Quote it: '{token.text}'")
+    raise tokens.fail(token, f"Expected a quoted string in the {op} list, got {token.shown()}")
+
+
+def _parse_comparison(tokens: _Tokens, prefixes: str, bare: frozenset[str]) -> _Parsed:
+    identifier = _parse_identifier(tokens, prefixes, bare)
+    op, op_token = _parse_operator(tokens, identifier)
+    value, value_token = _parse_value(tokens, op, op_token)
+    comparison = Comparison(entity=identifier.entity, key=identifier.key, op=op, value=value,
+                            position=identifier.position)
+    return _Parsed(comparison=comparison, identifier=identifier, op_token=op_token,
+                   value_token=value_token)
+
+
+def _parse(text: str | None, schema: SearchSchema) -> tuple[str, list[_Parsed]]:
+    prefixes, bare = schema.prefixes(), schema.bare_attributes()
+    if text is None or not text.strip():
+        return text or "", []
+    tokens = _Tokens(text)
+    parsed = [_parse_comparison(tokens, prefixes, bare)]
+    while not tokens.at_end():
+        token = tokens.next()
+        if token.is_keyword("OR"):
+            raise tokens.fail(token, "OR is not supported: a filter is comparisons joined by AND; "
+                                     "run two searches and combine the results")
+        if not token.is_keyword("AND"):
+            raise tokens.fail(token, f"Unexpected {token.shown()} after a complete comparison: "
+                                     "join comparisons with AND")
+        if tokens.at_end():
+            raise tokens.fail(token, "Trailing 'AND' with no comparison after it: remove it or "
+                                     "add a comparison")
+        parsed.append(_parse_comparison(tokens, prefixes, bare))
+    return text, parsed
+
+
+# ------------------------------------------------------------------------------- value checks
+
+
+def _check_kind(text: str, parsed: _Parsed, kind: str, subject: str) -> None:
+    """Check operator and value against what ``subject`` holds: "number", "string" or "any"."""
+    op, value = parsed.comparison.op, parsed.comparison.value
+    op_token, value_token = parsed.op_token, parsed.value_token
+    wants_number = kind == "number" or (kind == "any" and op in ("<", "<=", ">", ">="))
+    wants_string = kind == "string" or (kind == "any" and op in ("LIKE", "ILIKE"))
+    if kind == "number" and op not in NUMBER_OPS:
+        raise _fail(text, op_token.position, f"{subject} compare with numbers using "
+                                             f"{', '.join(NUMBER_OPS)}; {op!r} is not supported")
+    if kind == "string" and op not in STRING_OPS:
+        raise _fail(text, op_token.position, f"{subject} compare with strings using "
+                                             f"{', '.join(STRING_OPS)}; {op!r} is not supported")
+    if wants_number and isinstance(value, str):
+        raise _fail(text, value_token.position, f"{subject} compare with numbers; got the string "
+                                                f"{value_token.text}: write the number unquoted")
+    if wants_string and isinstance(value, float):
+        raise _fail(text, value_token.position, f"{subject} compare with quoted strings; got the "
+                                                f"number {value_token.text}: quote it as "
+                                                f"'{value_token.text}'")
+    if op in ("LIKE", "ILIKE"):
+        _check_pattern(text, value_token)
+
+
+def _check_pattern(text: str, token: _Token) -> None:
+    """Spark rejects a backslash in a LIKE pattern unless it escapes %, _ or a backslash."""
+    for match in re.finditer(r"\\(.?)", str(token.value), flags=re.DOTALL):
+        escaped = match.group(1)
+        if not escaped or escaped not in "%_\\":
+            raise _fail(text, token.position, f"LIKE pattern {token.text} has a backslash that "
+                                              "escapes nothing: a backslash may only escape %, _ "
+                                              "or another backslash (write \\\\ for one backslash)")
+
+
+def _entity_kind(entity: str, numeric_entities: frozenset[str]) -> tuple[str, str]:
+    kind = "number" if entity in numeric_entities else "string"
+    return kind, _PLURAL[entity]
+
+
+def parse_filter(text: str | None) -> list[Comparison]:
+    """Parse a filter into its comparisons (an empty list for ``None`` or blank text).
+
+    Checks the syntax and MLflow's value rules for metrics (numbers), params and tags (quoted
+    strings). Attribute names are checked by :func:`compile_filter`, which knows the schema.
+    """
+    text, parsed = _parse(text, RUNS)
+    for item in parsed:
+        entity = item.comparison.entity
+        if entity == "attribute":
+            _check_kind(text, item, "any", f"attributes like {item.comparison.key!r}")
+        else:
+            _check_kind(text, item, *_entity_kind(entity, _MLFLOW_NUMERIC_ENTITIES))
+    return [item.comparison for item in parsed]
+
+
+# ------------------------------------------------------------------------------------ binding
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Target:
+    """Where a comparison's left-hand side lives in the DataFrame."""
+
+    kind: str  # "map" | "string" | "time"
+    column: str
+    key: str = ""
+    numeric: bool = False
+
+    def lookup(self) -> Column:
+        """The value to sort on: a map lookup (NULL when the key is missing) or a column."""
+        from pyspark.sql import functions as F
+
+        column = F.col(self.column)
+        return column.getItem(self.key) if self.kind == "map" else column
+
+    def expression(self) -> Column:
+        """The value to compare: as :meth:`lookup`, with times as epoch milliseconds."""
+        from pyspark.sql import functions as F
+
+        return F.unix_millis(self.lookup()) if self.kind == "time" else self.lookup()
+
+
+def _resolve(text: str, identifier: _Identifier, schema: SearchSchema) -> _Target:
+    entity, key = identifier.entity, identifier.key
+    if entity == "attribute":
+        if key in schema.string_attributes:
+            return _Target(kind="string", column=schema.string_attributes[key])
+        if key in schema.time_attributes:
+            return _Target(kind="time", column=schema.time_attributes[key])
+        raise _fail(text, identifier.position, f"Unknown attribute {key!r} for {schema.name}: "
+                                               f"valid attributes are {schema.attribute_names()}")
+    if entity not in schema.map_columns:
+        raise _fail(text, identifier.position, f"{schema.name} have no {_PLURAL[entity]} "
+                                               f"({identifier.text!r}): use {schema.prefixes()}")
+    numeric = entity in schema.numeric_entities
+    return _Target(kind="map", column=schema.map_columns[entity], key=key, numeric=numeric)
+
+
+def _bind(text: str, parsed: _Parsed, schema: SearchSchema) -> _Target:
+    target = _resolve(text, parsed.identifier, schema)
+    name = parsed.identifier.key
+    if target.kind == "map":
+        _check_kind(text, parsed, *_entity_kind(parsed.comparison.entity, schema.numeric_entities))
+    elif target.kind == "time":
+        _check_kind(text, parsed, "number", f"time attributes like {name!r} (epoch milliseconds)")
+    else:
+        _check_kind(text, parsed, "string", f"string attributes like {name!r}")
+    return target
+
+
+# ---------------------------------------------------------------------------------- compiling
+
+_COMPARE: dict[str, Callable[[Column, Column], Column]] = {
+    "=": operator.eq, "!=": operator.ne, "<": operator.lt,
+    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+
+def _condition(target: _Target, comparison: Comparison) -> Column:
+    from pyspark.sql import functions as F
+
+    lhs, op, value = target.expression(), comparison.op, comparison.value
+    if op == "LIKE":
+        return lhs.like(str(value))
+    if op == "ILIKE":
+        return lhs.ilike(str(value))
+    if op in ("IN", "NOT IN"):
+        matched = lhs.isin(*value)  # type: ignore[misc]
+        return matched if op == "IN" else ~matched
+    condition = _COMPARE[op](lhs, F.lit(value))
+    if not target.numeric:
+        return condition
+    # Spark orders NaN above every number and equal to itself; MLflow (Python) makes only != true.
+    return F.when(F.isnan(lhs), F.lit(op == "!=")).otherwise(condition)
+
+
+def compile_filter(text: str | None, schema: SearchSchema) -> Column | None:
+    """Compile a filter to one boolean Column over ``schema``'s DataFrame; None when no filter.
+
+    Raises :class:`~sparktrack.errors.FilterSyntaxError` before any Spark call when the filter is
+    malformed or names something ``schema`` lacks.
+    """
+    text, parsed = _parse(text, schema)
+    bound = [(_bind(text, item, schema), item.comparison) for item in parsed]
+    if not bound:
+        return None
+    return reduce(operator.and_, (_condition(target, comparison) for target, comparison in bound))
+
+
+# ----------------------------------------------------------------------------------- ordering
+
+
+def _parse_order_clause(clause: str, schema: SearchSchema) -> tuple[_Target, bool]:
+    if not isinstance(clause, str):
+        raise _fail(repr(clause), 0, f"order_by clauses are strings; got {clause!r} of type "
+                                     f"{type(clause).__name__}, e.g. write 'metrics.accuracy DESC'")
+    if not clause.strip():
+        raise _fail(clause, 0, "Empty order_by clause: write '<identifier> [ASC|DESC]', "
+                               "e.g. 'metrics.accuracy DESC'")
+    tokens = _Tokens(clause)
+    identifier = _parse_identifier(tokens, schema.prefixes(), schema.bare_attributes())
+    target = _resolve(clause, identifier, schema)
+    direction = tokens.next()
+    if direction.kind != "end" and not direction.is_keyword("ASC", "DESC"):
+        raise tokens.fail(direction, f"Expected ASC or DESC after {identifier.text!r}, got "
+                                     f"{direction.shown()}; an order_by clause is "
+                                     "'<identifier> [ASC|DESC]', one clause per list item")
+    if not tokens.at_end():
+        extra = tokens.peek()
+        raise tokens.fail(extra, f"Unexpected {extra.shown()} after the sort direction: an "
+                                 "order_by clause is '<identifier> [ASC|DESC]', one per list item")
+    return target, not direction.is_keyword("DESC")
+
+
+def _sort_columns(target: _Target, ascending: bool) -> Iterator[Column]:
+    from pyspark.sql import functions as F
+
+    column = target.lookup()
+    if target.numeric:  # numbers, then NaN, then missing: whatever the direction
+        yield F.when(column.isNull(), 2).when(F.isnan(column), 1).otherwise(0).asc()
+    yield column.asc_nulls_last() if ascending else column.desc_nulls_last()
+
+
+def compile_order_by(clauses: list[str] | None, schema: SearchSchema) -> list[Column]:
+    """Sort Columns for ``clauses`` (``'<identifier> [ASC|DESC]'`` each), then ``schema``'s
+    default tie-breakers. Missing values sort last in both directions."""
+    ordering = [_parse_order_clause(clause, schema) for clause in clauses or []]
+    columns = [column for target, asc in ordering for column in _sort_columns(target, asc)]
+    for name, direction in schema.default_order:
+        default = _Target(kind="string", column=name)
+        columns.extend(_sort_columns(default, direction.upper() == "ASC"))
+    return columns

@@ -1,0 +1,298 @@
+"""The fluent API (``sparktrack.log_metric`` and friends): thin wrappers over a TrackingClient.
+
+The active run and the active experiment live in ``ContextVar``s, so each thread and each asyncio
+task has its own (a new thread starts with no active run).
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from sparktrack.entities import Experiment, Metric, Param, Run, RunStatus, RunTag, ViewType
+from sparktrack.errors import RunStateError
+from sparktrack.tracking.client import SEARCH_MAX_RESULTS_DEFAULT, OutputFormat, TrackingClient
+from sparktrack.tracking.experiments import DEFAULT_EXPERIMENT_ID
+from sparktrack.tracking.store import DatasetInput
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+_active_runs: ContextVar[tuple[ActiveRun, ...]] = ContextVar("sparktrack_active_runs", default=())
+_active_experiment: ContextVar[str | None] = ContextVar("sparktrack_active_experiment", default=None)
+_store_root: ContextVar[str | None] = ContextVar("sparktrack_store_root", default=None)
+_spark: ContextVar[SparkSession | None] = ContextVar("sparktrack_spark", default=None)
+_exit_hook = threading.Lock()
+_exit_hook_set = False
+
+
+class ActiveRun(Run):
+    """The run started by ``start_run``; as a context manager it ends the run on exit,
+    FINISHED normally and FAILED when an exception escapes."""
+
+    def __init__(self, run: Run):
+        super().__init__(info=run.info, data=run.data)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        status = RunStatus.FINISHED if exc_type is None else RunStatus.FAILED
+        if any(run.info.run_id == self.info.run_id for run in _active_runs.get()):
+            end_run(status)
+
+
+def set_tracking_uri(store: str | None, spark: SparkSession | None = None) -> None:
+    """Point the fluent API at a store root (``None``: back to ``SPARKTRACK_STORE``).
+
+    Experiment ids belong to a store, so this also clears the active experiment."""
+    _store_root.set(store)
+    _spark.set(spark)
+    _active_experiment.set(None)
+
+
+set_store = set_tracking_uri
+
+
+def get_tracking_uri() -> str:
+    return client().store_root
+
+
+_clients: dict[tuple[str | None, int], TrackingClient] = {}
+
+
+def client() -> TrackingClient:
+    """The TrackingClient behind the fluent API (one per store root and session)."""
+    key = (_store_root.get(), id(_spark.get()))
+    found = _clients.get(key)
+    if found is None:
+        found = _clients[key] = TrackingClient(_store_root.get(), _spark.get())
+    return found
+
+
+def forget_clients() -> None:
+    """Drop cached clients (their stores were closed)."""
+    _clients.clear()
+
+
+# -- experiments ------------------------------------------------------------------------------
+def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+    """Make an experiment active, creating it by name if it does not exist."""
+    if (experiment_name is None) == (experiment_id is None):
+        from sparktrack.errors import InvalidValueError
+
+        raise InvalidValueError("set_experiment arguments", (experiment_name, experiment_id),
+                                "exactly one of experiment_name or experiment_id")
+    c = client()
+    if experiment_id is not None:
+        experiment = c.get_experiment(experiment_id)
+    else:
+        experiment = c.get_or_create_experiment(experiment_name)
+    if experiment.lifecycle_stage != "active":
+        raise RunStateError(
+            f"Experiment {experiment.name!r} is deleted; restore it with "
+            f"restore_experiment({experiment.experiment_id!r}) or choose another name."
+        )
+    _active_experiment.set(experiment.experiment_id)
+    return experiment
+
+
+def create_experiment(name: str, artifact_location: str | None = None,
+                      tags: Mapping[str, Any] | None = None) -> str:
+    return client().create_experiment(name, artifact_location, tags)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    return client().get_experiment(experiment_id)
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    return client().get_experiment_by_name(name)
+
+
+def search_experiments(view_type: ViewType | str = ViewType.ACTIVE_ONLY,
+                       max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+                       filter_string: str | None = None,
+                       order_by: Sequence[str] | None = None) -> list[Experiment]:
+    return client().search_experiments(view_type, max_results, filter_string, order_by)
+
+
+def delete_experiment(experiment_id: str) -> None:
+    client().delete_experiment(experiment_id)
+
+
+def restore_experiment(experiment_id: str) -> None:
+    client().restore_experiment(experiment_id)
+
+
+# -- runs ---------------------------------------------------------------------------------------
+def start_run(run_id: str | None = None, experiment_id: str | None = None,
+              run_name: str | None = None, nested: bool = False,
+              tags: Mapping[str, Any] | None = None, description: str | None = None) -> ActiveRun:
+    """Start a new run (or resume ``run_id``) and make it active."""
+    active = _active_runs.get()
+    if active and not nested:
+        raise RunStateError(
+            f"Run {active[-1].info.run_id} is already active. End it with end_run(), or start a "
+            "nested run with start_run(nested=True)."
+        )
+    c = client()
+    if run_id is not None:
+        run = c.get_run(run_id)
+        c.update_run(run_id, RunStatus.RUNNING)
+    else:
+        tags = dict(tags or {})
+        if description is not None:
+            from sparktrack.tracking.context import NOTE
+
+            tags[NOTE] = description
+        run = c.create_run(
+            experiment_id or _active_experiment.get() or DEFAULT_EXPERIMENT_ID,
+            tags=tags, run_name=run_name,
+            parent_run_id=active[-1].info.run_id if active else None,
+        )
+    active_run_ = ActiveRun(run)
+    _active_runs.set(active + (active_run_,))
+    _ensure_exit_hook()
+    return active_run_
+
+
+def end_run(status: str | RunStatus = RunStatus.FINISHED) -> None:
+    """End the active run, committing everything it logged."""
+    active = _active_runs.get()
+    if not active:
+        return
+    run = active[-1]
+    _active_runs.set(active[:-1])
+    client().set_terminated(run.info.run_id, status)
+
+
+def active_run() -> ActiveRun | None:
+    active = _active_runs.get()
+    return active[-1] if active else None
+
+
+def _run_id() -> str:
+    active = _active_runs.get()
+    if active:
+        return active[-1].info.run_id
+    # MLflow starts a run implicitly on the first log call; so do we.
+    return start_run().info.run_id
+
+
+def _ensure_exit_hook() -> None:
+    global _exit_hook_set
+    with _exit_hook:
+        if not _exit_hook_set:
+            atexit.register(_end_runs_at_exit)  # registered after the stores: runs before they close
+            _exit_hook_set = True
+
+
+def _end_runs_at_exit() -> None:
+    while _active_runs.get():
+        end_run(RunStatus.FINISHED)
+
+
+def get_run(run_id: str) -> Run:
+    return client().get_run(run_id)
+
+
+def delete_run(run_id: str) -> None:
+    client().delete_run(run_id)
+
+
+def restore_run(run_id: str) -> None:
+    client().restore_run(run_id)
+
+
+# -- logging ------------------------------------------------------------------------------------
+def log_param(key: str, value: Any) -> Any:
+    return client().log_param(_run_id(), key, value)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    client().log_batch(_run_id(), params=[Param(key=k, value=v) for k, v in params.items()])
+
+
+def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
+    client().log_metric(_run_id(), key, value, timestamp, step)
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None,
+                timestamp: int | None = None) -> None:
+    now = int(time.time() * 1000) if timestamp is None else timestamp
+    client().log_batch(_run_id(), metrics=[
+        Metric(key=k, value=v, timestamp=now, step=0 if step is None else step)
+        for k, v in metrics.items()
+    ])
+
+
+def set_tag(key: str, value: Any) -> None:
+    client().set_tag(_run_id(), key, value)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    client().log_batch(_run_id(), tags=[RunTag(key=k, value=v) for k, v in tags.items()])
+
+
+def delete_tag(key: str) -> None:
+    client().delete_tag(_run_id(), key)
+
+
+def log_batch(metrics: Sequence[Metric] = (), params: Sequence[Param] = (),
+              tags: Sequence[RunTag] = ()) -> None:
+    client().log_batch(_run_id(), metrics, params, tags)
+
+
+def log_artifact(local_path: str, artifact_path: str | None = None) -> str:
+    return client().log_artifact(_run_id(), local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str, artifact_path: str | None = None) -> str:
+    return client().log_artifacts(_run_id(), local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str) -> str:
+    return client().log_text(_run_id(), text, artifact_file)
+
+
+def log_dict(dictionary: Mapping[str, Any], artifact_file: str) -> str:
+    return client().log_dict(_run_id(), dictionary, artifact_file)
+
+
+def get_artifact_uri(artifact_path: str | None = None) -> str:
+    return client().get_artifact_uri(_run_id(), artifact_path)
+
+
+def get_metric_history(run_id: str, key: str) -> list[Metric]:
+    return client().get_metric_history(run_id, key)
+
+
+def log_input(data: DataFrame | DatasetInput, context: str | None = None,
+              name: str | None = None) -> DatasetInput:
+    """Record a dataset the active run used. A DataFrame read from a Delta table records the
+    table's path and the exact version it read."""
+    from sparktrack.tracking.datasets import dataset_input
+
+    dataset = data if isinstance(data, DatasetInput) else dataset_input(data, context, name)
+    client().log_inputs(_run_id(), [dataset])
+    return dataset
+
+
+def flush() -> None:
+    client().flush()
+
+
+def search_runs(experiment_ids: str | Sequence[str] | None = None, filter_string: str | None = None,
+                run_view_type: ViewType | str = ViewType.ACTIVE_ONLY,
+                max_results: int | None = SEARCH_MAX_RESULTS_DEFAULT,
+                order_by: Sequence[str] | None = None, output_format: OutputFormat = "pandas",
+                experiment_names: Sequence[str] | None = None):
+    """Search runs; with no experiment given, the active experiment (as MLflow does)."""
+    if experiment_ids is None and experiment_names is None:
+        experiment_ids = [_active_experiment.get() or DEFAULT_EXPERIMENT_ID]
+    return client().search_runs(experiment_ids, filter_string, run_view_type, max_results,
+                                order_by, output_format, experiment_names)

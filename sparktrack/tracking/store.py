@@ -1,0 +1,404 @@
+"""The tracking store: experiments and runs as rows of the store's Delta tables.
+
+``AbstractTrackingStore`` is the small interface (a batch write and reads); the single-item helpers
+are written once on it. ``DeltaTrackingStore`` is the implementation on a ``DeltaStore``.
+"""
+
+from __future__ import annotations
+
+import abc
+import itertools
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
+
+from sparktrack.entities import Experiment, LifecycleStage, Metric, Param, Run, RunStatus, RunTag, ViewType
+from sparktrack.errors import (
+    AlreadyExistsError,
+    ExperimentNotFoundError,
+    NotFoundError,
+    ParamOverwriteError,
+    RunNotFoundError,
+    RunStateError,
+)
+from sparktrack.store import tables
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from sparktrack.store.delta_store import DeltaStore
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetInput:
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    delta_version: int | None = None
+    schema_json: str | None = None
+    context: str | None = None
+
+
+class AbstractTrackingStore(abc.ABC):
+    @abc.abstractmethod
+    def create_experiment(self, name: str, artifact_location: str | None, tags: dict[str, str]) -> str: ...
+
+    @abc.abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment: ...
+
+    @abc.abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None: ...
+
+    @abc.abstractmethod
+    def search_experiments(self, view_type: ViewType, filter_string: str | None,
+                           order_by: Sequence[str] | None, max_results: int) -> list[Experiment]: ...
+
+    @abc.abstractmethod
+    def set_experiment_lifecycle(self, experiment_id: str, stage: LifecycleStage) -> None: ...
+
+    @abc.abstractmethod
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: ...
+
+    @abc.abstractmethod
+    def create_run(self, experiment_id: str, *, user_id: str | None, start_time: int,
+                   tags: Sequence[RunTag], run_name: str | None, parent_run_id: str | None) -> Run: ...
+
+    @abc.abstractmethod
+    def update_run(self, run_id: str, status: str, end_time: int | None) -> None: ...
+
+    @abc.abstractmethod
+    def set_run_lifecycle(self, run_id: str, stage: LifecycleStage) -> None: ...
+
+    @abc.abstractmethod
+    def log_batch(self, run_id: str, metrics: Sequence[Metric] = (), params: Sequence[Param] = (),
+                  tags: Sequence[RunTag] = ()) -> None: ...
+
+    @abc.abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None: ...
+
+    @abc.abstractmethod
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None: ...
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """One run, read from each table side by side; the latest event wins, as in the views."""
+        from pyspark.sql import functions as F
+
+        from sparktrack.entities import RunData, RunInfo, to_millis
+
+        self.flush()
+        d = self.delta
+
+        def of_run(table: tables.Table) -> DataFrame:
+            return d.table(table).filter(F.col("run_id") == F.lit(run_id))
+
+        latest_metrics = of_run(tables.METRICS).groupBy("key").agg(
+            F.max_by("value", F.struct("step", "timestamp")).alias("value")
+        )
+        runs, events, params, tags, metrics = d.read_parallel(
+            of_run(tables.RUNS), of_run(tables.RUN_EVENTS), of_run(tables.PARAMS),
+            of_run(tables.TAGS), latest_metrics,
+        )
+        if not runs:
+            raise RunNotFoundError(run_id)
+        run = runs[0]
+        events = sorted(events, key=lambda e: (e["event_time"], e["seq"]))
+        statuses = [e for e in events if e["status"] is not None]
+        stages = [e["lifecycle_stage"] for e in events if e["lifecycle_stage"] is not None]
+        first_params: dict[str, str] = {}
+        for p in sorted(params, key=lambda p: (p["logged_at"], p["seq"])):
+            first_params.setdefault(p["key"], p["value"])
+        latest_tags: dict[str, str | None] = {}
+        for t in sorted(tags, key=lambda t: (t["logged_at"], t["seq"])):
+            latest_tags[t["key"]] = None if t["deleted"] else t["value"]
+        info = RunInfo(
+            run_id=run_id, experiment_id=run["experiment_id"], run_name=run["run_name"],
+            user_id=run["user_id"],
+            status=statuses[-1]["status"] if statuses else RunStatus.RUNNING.value,
+            start_time=to_millis(run["start_time"]),
+            end_time=to_millis(statuses[-1]["end_time"]) if statuses else None,
+            artifact_uri=run["artifact_uri"],
+            lifecycle_stage=stages[-1] if stages else LifecycleStage.ACTIVE.value,
+            parent_run_id=run["parent_run_id"], spark_app_id=run["spark_app_id"],
+        )
+        data = RunData(
+            metrics={m["key"]: m["value"] for m in metrics},
+            params=first_params,
+            tags={k: v for k, v in latest_tags.items() if v is not None},
+        )
+        return Run(info=info, data=data)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]: ...
+
+    @abc.abstractmethod
+    def search_runs(self, experiment_ids: Sequence[str], filter_string: str | None,
+                    view_type: ViewType, max_results: int | None,
+                    order_by: Sequence[str] | None) -> DataFrame: ...
+
+    @abc.abstractmethod
+    def flush(self) -> None: ...
+
+    # Single-item helpers, written once over log_batch.
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        self.log_batch(run_id, metrics=(metric,))
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        self.log_batch(run_id, params=(param,))
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None:
+        self.log_batch(run_id, tags=(tag,))
+
+
+@dataclass
+class _KnownRun:
+    """What this process knows of a run, so the hot path needs no read."""
+
+    experiment_id: str
+    lifecycle_stage: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+class DeltaTrackingStore(AbstractTrackingStore):
+    def __init__(self, delta: DeltaStore):
+        self.delta = delta
+        self._buffer = delta.buffer
+        self._runs: dict[str, _KnownRun] = {}
+        self._experiments: dict[str, Experiment] = {}
+        self._seq = itertools.count(1)
+        self._lock = threading.Lock()
+
+    # -- experiments --------------------------------------------------------------------------
+    def create_experiment(self, name: str, artifact_location: str | None, tags: dict[str, str]) -> str:
+        experiment_id = uuid.uuid4().hex
+        location = artifact_location or f"{self.delta.artifact_root}/{experiment_id}"
+        row = (experiment_id, name, location, _now_ms())
+        self.delta.insert_if_absent(tables.EXPERIMENTS, [row], key="name")
+        winner = self._experiment_ids_by_name(name)
+        if winner != experiment_id:
+            raise AlreadyExistsError(
+                "Experiment", name,
+                "Use set_experiment() to get it or create it, or pick another name.",
+            )
+        if tags:
+            now = _now_ms()
+            self.delta.append(
+                tables.EXPERIMENT_EVENTS,
+                [(experiment_id, "tag", key, value, now) for key, value in tags.items()],
+            )
+        return experiment_id
+
+    def _experiment_ids_by_name(self, name: str) -> str | None:
+        from pyspark.sql import functions as F
+
+        rows = self.delta.table(tables.EXPERIMENTS).filter(F.col("name") == F.lit(name)).select("experiment_id").collect()
+        return rows[0]["experiment_id"] if rows else None
+
+    def _experiments_frame(self) -> DataFrame:
+        return self.delta.view("experiments_current")
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        from pyspark.sql import functions as F
+
+        rows = self._experiments_frame().filter(F.col("experiment_id") == F.lit(experiment_id)).collect()
+        if not rows:
+            raise ExperimentNotFoundError(experiment_id)
+        experiment = Experiment.from_row(rows[0])
+        self._experiments[experiment_id] = experiment
+        return experiment
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        from pyspark.sql import functions as F
+
+        rows = self._experiments_frame().filter(F.col("name") == F.lit(name)).collect()
+        if not rows:
+            return None
+        experiment = Experiment.from_row(rows[0])
+        self._experiments[experiment.experiment_id] = experiment
+        return experiment
+
+    def search_experiments(self, view_type: ViewType, filter_string: str | None,
+                           order_by: Sequence[str] | None, max_results: int) -> list[Experiment]:
+        from pyspark.sql import functions as F
+
+        from sparktrack.tracking import filters
+
+        frame = self._experiments_frame().filter(F.col("lifecycle_stage").isin(*view_type.stages()))
+        condition = filters.compile_filter(filter_string, filters.EXPERIMENTS)
+        if condition is not None:
+            frame = frame.filter(condition)
+        frame = frame.orderBy(*filters.compile_order_by(list(order_by or []), filters.EXPERIMENTS))
+        return [Experiment.from_row(row) for row in frame.limit(max_results).collect()]
+
+    def set_experiment_lifecycle(self, experiment_id: str, stage: LifecycleStage) -> None:
+        self.get_experiment(experiment_id)
+        self.delta.append(
+            tables.EXPERIMENT_EVENTS, [(experiment_id, "lifecycle", None, stage.value, _now_ms())]
+        )
+        self._experiments.pop(experiment_id, None)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        self.get_experiment(experiment_id)
+        self.delta.append(tables.EXPERIMENT_EVENTS, [(experiment_id, "tag", key, value, _now_ms())])
+
+    def _active_experiment(self, experiment_id: str) -> Experiment:
+        experiment = self._experiments.get(experiment_id) or self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE.value:
+            raise RunStateError(
+                f"Experiment {experiment.name!r} ({experiment_id}) is deleted; restore it with "
+                "restore_experiment() before starting runs in it."
+            )
+        return experiment
+
+    # -- runs: writes -------------------------------------------------------------------------
+    def create_run(self, experiment_id: str, *, user_id: str | None, start_time: int,
+                   tags: Sequence[RunTag], run_name: str | None, parent_run_id: str | None) -> Run:
+        from sparktrack.entities import RunData, RunInfo
+
+        experiment = self._active_experiment(experiment_id)
+        run_id = uuid.uuid4().hex
+        artifact_uri = f"{experiment.artifact_location}/{run_id}/artifacts"
+        app_id = self.delta.spark.sparkContext.applicationId
+        self._buffer.add("runs", (run_id, experiment_id, run_name, user_id, start_time, artifact_uri,
+                                  parent_run_id, app_id))
+        self._buffer.add("run_events", (run_id, RunStatus.RUNNING.value, None,
+                                        LifecycleStage.ACTIVE.value, start_time, next(self._seq)))
+        self._runs[run_id] = _KnownRun(experiment_id=experiment_id,
+                                       lifecycle_stage=LifecycleStage.ACTIVE.value)
+        self._add_tags(run_id, tags)
+        info = RunInfo(run_id=run_id, experiment_id=experiment_id, run_name=run_name,
+                       user_id=user_id, status=RunStatus.RUNNING.value, start_time=start_time,
+                       end_time=None, artifact_uri=artifact_uri, parent_run_id=parent_run_id,
+                       spark_app_id=app_id)
+        return Run(info=info, data=RunData(tags={t.key: t.value for t in tags}))
+
+    def update_run(self, run_id: str, status: str, end_time: int | None) -> None:
+        self.known_run(run_id)
+        self._buffer.add("run_events", (run_id, status, end_time, None, _now_ms(), next(self._seq)))
+
+    def set_run_lifecycle(self, run_id: str, stage: LifecycleStage) -> None:
+        known = self.known_run(run_id, allow_deleted=True)
+        self._buffer.add("run_events", (run_id, None, None, stage.value, _now_ms(), next(self._seq)))
+        known.lifecycle_stage = stage.value
+        self.flush()
+
+    def log_batch(self, run_id: str, metrics: Sequence[Metric] = (), params: Sequence[Param] = (),
+                  tags: Sequence[RunTag] = ()) -> None:
+        known = self._runs.get(run_id)
+        if known is None or known.lifecycle_stage != "active":
+            known = self.known_run(run_id)
+        if params:
+            self._check_params(run_id, known, params)
+        if len(metrics) == 1:  # the hot path
+            m = metrics[0]
+            self._buffer.add("metrics", (run_id, m.key, m.value, m.step, m.timestamp))
+        elif metrics:
+            self._buffer.add_many("metrics", ((run_id, m.key, m.value, m.step, m.timestamp) for m in metrics))
+        if params:
+            now = _now_ms()
+            self._buffer.add_many("params", ((run_id, p.key, p.value, now, next(self._seq)) for p in params))
+            known.params.update((p.key, p.value) for p in params)
+        self._add_tags(run_id, tags)
+
+    def _check_params(self, run_id: str, known: _KnownRun, params: Sequence[Param]) -> None:
+        seen: dict[str, str] = {}
+        for param in params:
+            old = known.params.get(param.key, seen.get(param.key))
+            if old is not None and old != param.value:
+                raise ParamOverwriteError(run_id, param.key, old, param.value)
+            seen[param.key] = param.value
+
+    def _add_tags(self, run_id: str, tags: Sequence[RunTag]) -> None:
+        if tags:
+            now = _now_ms()
+            self._buffer.add_many(
+                "tags", ((run_id, t.key, t.value, False, now, next(self._seq)) for t in tags)
+            )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        run = self.get_run(run_id)
+        if key not in run.data.tags:
+            raise NotFoundError(
+                f"Run {run_id} has no tag {key!r}; its tags are {sorted(run.data.tags)}."
+            )
+        self._buffer.add("tags", (run_id, key, None, True, _now_ms(), next(self._seq)))
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        self.known_run(run_id)
+        now = _now_ms()
+        self._buffer.add_many("inputs", (
+            (run_id, d.name, d.digest, d.source_type, d.source, d.delta_version, d.schema_json,
+             d.context, now) for d in datasets
+        ))
+
+    def known_run(self, run_id: str, allow_deleted: bool = False) -> _KnownRun:
+        """The run's cached state, read from the store the first time this process meets it."""
+        known = self._runs.get(run_id)
+        if known is None:
+            run = self.get_run(run_id)
+            known = _KnownRun(experiment_id=run.info.experiment_id,
+                              lifecycle_stage=run.info.lifecycle_stage, params=dict(run.data.params))
+            self._runs[run_id] = known
+        if not allow_deleted and known.lifecycle_stage != LifecycleStage.ACTIVE.value:
+            raise RunStateError(
+                f"Run {run_id} is deleted; restore it with restore_run({run_id!r}) to log to it."
+            )
+        return known
+
+    # -- runs: reads --------------------------------------------------------------------------
+    def runs_frame(self) -> DataFrame:
+        return self.delta.view("runs_current")
+
+    def get_run(self, run_id: str) -> Run:
+        from pyspark.sql import functions as F
+
+        self.flush()
+        rows = self.runs_frame().filter(F.col("run_id") == F.lit(run_id)).collect()
+        if not rows:
+            raise RunNotFoundError(run_id)
+        return Run.from_row(rows[0])
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        from pyspark.sql import functions as F
+
+        from sparktrack.entities import to_millis
+
+        self.flush()
+        rows = (
+            self.delta.table(tables.METRICS)
+            .filter((F.col("run_id") == F.lit(run_id)) & (F.col("key") == F.lit(key)))
+            .orderBy("step", "timestamp")
+            .collect()
+        )
+        if not rows:
+            self.get_run(run_id)  # an unknown run is an error, an unknown key an empty history
+        return [Metric(key=r["key"], value=r["value"], timestamp=to_millis(r["timestamp"]), step=r["step"])
+                for r in rows]
+
+    def search_runs(self, experiment_ids: Sequence[str], filter_string: str | None,
+                    view_type: ViewType, max_results: int | None,
+                    order_by: Sequence[str] | None) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        from sparktrack.tracking import filters
+
+        condition = filters.compile_filter(filter_string, filters.RUNS)
+        ordering = filters.compile_order_by(list(order_by or []), filters.RUNS)
+        self.flush()
+        frame = self.runs_frame().filter(
+            F.col("experiment_id").isin(*experiment_ids)
+            & F.col("lifecycle_stage").isin(*view_type.stages())
+        )
+        if condition is not None:
+            frame = frame.filter(condition)
+        frame = frame.orderBy(*ordering)
+        return frame.limit(max_results) if max_results is not None else frame
+
+    def flush(self) -> None:
+        self._buffer.flush()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

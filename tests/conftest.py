@@ -1,0 +1,33 @@
+"""One real local SparkSession with Delta for the whole test session; a fresh store per test."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    from sparktrack.session import spark_session
+
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    session = spark_session(
+        master="local[2]",
+        app_name="sparktrack-tests",
+        conf={
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.sql.warehouse.dir": str(warehouse),
+        },
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def client(spark):
+    """A fresh store under a temp dir, with the fluent API pointed at it."""
+    from sparktrack.testing import fresh_store
+
+    with fresh_store(spark) as tracking_client:
+        yield tracking_client
