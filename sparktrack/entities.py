@@ -6,6 +6,7 @@ Times are epoch milliseconds (as in MLflow); in the Delta tables they are TIMEST
 from __future__ import annotations
 
 import datetime as _dt
+import time
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Mapping
@@ -39,6 +40,10 @@ class ViewType(str, Enum):
             ViewType.DELETED_ONLY: (LifecycleStage.DELETED.value,),
             ViewType.ALL: (LifecycleStage.ACTIVE.value, LifecycleStage.DELETED.value),
         }[self]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def to_millis(value: _dt.datetime | None) -> int | None:

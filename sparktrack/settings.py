@@ -92,7 +92,7 @@ SPOOL_DIR = Setting(
     "Local directory where logged records are spooled until they are committed.",
 )
 FLUSH_INTERVAL = Setting(
-    "flush_interval", "SPARKTRACK_FLUSH_INTERVAL", 2.0, _positive_float,
+    "flush_interval", "SPARKTRACK_FLUSH_INTERVAL", 5.0, _positive_float,
     "Seconds between background commits of buffered records.",
 )
 FLUSH_SIZE = Setting(

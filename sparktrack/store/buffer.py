@@ -5,11 +5,15 @@
 commits the buffer to Delta every ``interval`` seconds, or sooner once ``size`` records wait, and
 ``flush`` commits synchronously (``end_run`` calls it).
 
-A spool segment holds exactly one batch. The batch is committed to each table with Delta's
-idempotent-write options ``txnAppId`` (the buffer's id) and ``txnVersion`` (the batch number), so a
-batch that is replayed after a crash is skipped by every table that already has it. The owning
-process holds an ``flock`` on ``<id>.lock`` for its lifetime; whoever can take that lock later knows
-the owner is gone and replays its segments (``replay_orphans``).
+A spool segment holds exactly one batch. Each table's commit of a batch carries a marker,
+``sparktrack:<buffer id>:<batch number>``, as Delta ``userMetadata``. The owning process holds an
+``flock`` on ``<id>.lock`` for its lifetime; whoever can take that lock later knows the owner is
+gone and replays its segments (``replay_orphans``), skipping every table whose history already has
+the segment's marker, so a replay never commits a batch twice.
+
+Delta's own idempotent-write options (``txnAppId``/``txnVersion``) would do the same without the
+history check, but they made every commit about 3.7x slower (median 1.9 s against 0.5 s for 20,000
+rows on local[2]), and replays are rare while commits are constant.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Callable, Iterable
 
 logger = logging.getLogger(__name__)
 
-#: commit(batch, (app_id, batch_number)) writes {table name: [row tuples]} to the store.
+#: commit(batch, (buffer id, batch number)) writes {table name: [row tuples]} to the store.
 CommitFn = Callable[[dict[str, list[tuple]], tuple[str, int]], None]
 
 
@@ -122,6 +126,10 @@ class RecordBuffer:
             os.close(self._lock_fd)
             self._lock_fd = None
             _unlink(os.path.join(self._dir, f"{self.app_id}.lock"))
+            try:
+                os.rmdir(self._dir)  # only when no other buffer's files are left in it
+            except OSError:
+                pass
 
     def _run(self) -> None:
         while not self._closed:

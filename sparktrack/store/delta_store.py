@@ -6,18 +6,19 @@ Writes are blind appends (``append``) except where a uniqueness rule must hold a
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import os
 import re
 import time
+from functools import lru_cache
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 import pyarrow as pa
 
 from sparktrack import __version__, settings
+from sparktrack.entities import now_ms
 from sparktrack.errors import SchemaVersionError, StoreError
 from sparktrack.store import tables
 from sparktrack.store.buffer import RecordBuffer, replay_orphans
@@ -81,7 +82,8 @@ class DeltaStore:
         self._bootstrap()
         key = hashlib.sha1(self.root.encode()).hexdigest()[:16]
         self.spool_dir = os.path.join(settings.SPOOL_DIR.get(), key)
-        replayed = replay_orphans(self.spool_dir, self.commit_batch)
+        replayed = replay_orphans(self.spool_dir, self.replay_batch)
+        self._markers.cache_clear()
         if replayed:
             logger.warning("sparktrack: replayed %d spooled records into %s", replayed, self.root)
         self.buffer = RecordBuffer(
@@ -116,7 +118,7 @@ class DeltaStore:
                 list(self._pool.map(self._create, missing))
         meta = self.table(tables.STORE_META).collect()
         if not meta:
-            self.append(tables.STORE_META, [(tables.SCHEMA_VERSION, __version__, _now_ms())])
+            self.append(tables.STORE_META, [(tables.SCHEMA_VERSION, __version__, now_ms())])
         else:
             found = max(row["schema_version"] for row in meta)
             if found > tables.SCHEMA_VERSION:
@@ -127,7 +129,7 @@ class DeltaStore:
             self.insert_if_absent(
                 tables.EXPERIMENTS,
                 [(DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME,
-                  f"{self.artifact_root}/{DEFAULT_EXPERIMENT_ID}", _now_ms())],
+                  f"{self.artifact_root}/{DEFAULT_EXPERIMENT_ID}", now_ms())],
                 key="name",
             )
 
@@ -170,18 +172,36 @@ class DeltaStore:
         arrow = pa.Table.from_arrays(arrays, names=[f.name for f in table.schema.fields])
         return self.spark.createDataFrame(arrow, schema=table.schema)
 
-    def append(self, table: Table, rows: list[tuple], txn: tuple[str, int] | None = None) -> None:
+    def append(self, table: Table, rows: list[tuple], marker: str | None = None) -> None:
         """Blind-append rows (tuples in schema order, times as epoch ms) to a table."""
         writer = self.frame(table, rows).write.format("delta").mode("append")
-        if txn is not None:
-            writer = writer.option("txnAppId", txn[0]).option("txnVersion", str(txn[1]))
+        if marker is not None:
+            writer = writer.option("userMetadata", marker)
         with self._locks[table.name].hold():
             self.retry(lambda: writer.save(self.path(table)))
 
     def commit_batch(self, batch: dict[str, list[tuple]], txn: tuple[str, int]) -> None:
-        """Commit one buffered batch idempotently (see store.buffer), its tables in parallel."""
-        todo = [(table, batch[table.name]) for table in tables.ALL_TABLES if batch.get(table.name)]
-        futures = [(table, rows, self._pool.submit(self.append, table, rows, txn)) for table, rows in todo]
+        """Commit one buffered batch (see store.buffer), its tables side by side."""
+        self._commit(batch, txn, skip=set())
+
+    def replay_batch(self, batch: dict[str, list[tuple]], txn: tuple[str, int]) -> None:
+        """Commit a dead process's batch to the tables whose history lacks its marker."""
+        marker = _marker(txn)
+        skip = {name for name in batch if marker in self._markers(name, txn[0])}
+        self._commit(batch, txn, skip)
+
+    @lru_cache(maxsize=256)  # noqa: B019 - read once per table and dead buffer while replaying
+    def _markers(self, table: str, buffer_id: str) -> frozenset[str]:
+        from pyspark.sql import functions as F
+
+        history = self.spark.sql(f"DESCRIBE HISTORY delta.`{self.path(table).replace('`', '``')}`")
+        rows = history.filter(F.col("userMetadata").startswith(f"sparktrack:{buffer_id}:")).select("userMetadata")
+        return frozenset(row[0] for row in rows.collect())
+
+    def _commit(self, batch: dict[str, list[tuple]], txn: tuple[str, int], skip: set[str]) -> None:
+        marker = _marker(txn)
+        todo = [(t, batch[t.name]) for t in tables.ALL_TABLES if batch.get(t.name) and t.name not in skip]
+        futures = [(table, rows, self._pool.submit(self.append, table, rows, marker)) for table, rows in todo]
         for table, rows, future in futures:
             try:
                 future.result()
@@ -233,6 +253,10 @@ class DeltaStore:
         self._pool.shutdown(wait=False)
 
 
+def _marker(txn: tuple[str, int]) -> str:
+    return f"sparktrack:{txn[0]}:{txn[1]}"
+
+
 def _arrow_type(spark_type: object) -> pa.DataType:
     from pyspark.sql import types as st
 
@@ -245,10 +269,3 @@ def _arrow_type(spark_type: object) -> pa.DataType:
         st.TimestampType: pa.timestamp("ms", tz="UTC"),
     }[type(spark_type)]
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def utc(millis: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(millis / 1000, tz=dt.timezone.utc)

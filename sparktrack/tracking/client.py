@@ -19,6 +19,7 @@ from sparktrack.entities import (
     RunStatus,
     RunTag,
     ViewType,
+    now_ms,
 )
 from sparktrack.errors import ExperimentNotFoundError, InvalidValueError
 from sparktrack.store.artifacts import ArtifactRepository
@@ -67,10 +68,6 @@ def close_stores() -> None:
     from sparktrack.tracking import fluent
 
     fluent.forget_clients()
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class TrackingClient:
@@ -154,7 +151,7 @@ class TrackingClient:
         run = self._store.create_run(
             validation.validate_id(experiment_id, "experiment"),
             user_id=all_tags.get(context.USER),
-            start_time=_now_ms() if start_time is None else validation.validate_timestamp(start_time),
+            start_time=now_ms() if start_time is None else validation.validate_timestamp(start_time),
             tags=[RunTag(key=k, value=v) for k, v in all_tags.items()],
             run_name=run_name,
             parent_run_id=parent_run_id,
@@ -168,12 +165,12 @@ class TrackingClient:
     def set_terminated(self, run_id: str, status: str | RunStatus = RunStatus.FINISHED,
                        end_time: int | None = None) -> None:
         status = _status(status)
-        self._store.update_run(run_id, status, _now_ms() if end_time is None else end_time)
+        self._store.update_run(run_id, status, now_ms() if end_time is None else end_time)
         self._store.flush()
 
     def update_run(self, run_id: str, status: str | RunStatus) -> None:
         status = _status(status)
-        end = _now_ms() if RunStatus.is_terminated(status) else None
+        end = now_ms() if RunStatus.is_terminated(status) else None
         self._store.update_run(run_id, status, end)
 
     def delete_run(self, run_id: str) -> None:

@@ -9,12 +9,21 @@ from __future__ import annotations
 import abc
 import itertools
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
-from sparktrack.entities import Experiment, LifecycleStage, Metric, Param, Run, RunStatus, RunTag, ViewType
+from sparktrack.entities import (
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunStatus,
+    RunTag,
+    ViewType,
+    now_ms,
+)
 from sparktrack.errors import (
     AlreadyExistsError,
     ExperimentNotFoundError,
@@ -83,54 +92,9 @@ class AbstractTrackingStore(abc.ABC):
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None: ...
 
     @abc.abstractmethod
-    def get_run(self, run_id: str) -> Run:
-        """One run, read from each table side by side; the latest event wins, as in the views."""
-        from pyspark.sql import functions as F
+    def get_run(self, run_id: str) -> Run: ...
 
-        from sparktrack.entities import RunData, RunInfo, to_millis
-
-        self.flush()
-        d = self.delta
-
-        def of_run(table: tables.Table) -> DataFrame:
-            return d.table(table).filter(F.col("run_id") == F.lit(run_id))
-
-        latest_metrics = of_run(tables.METRICS).groupBy("key").agg(
-            F.max_by("value", F.struct("step", "timestamp")).alias("value")
-        )
-        runs, events, params, tags, metrics = d.read_parallel(
-            of_run(tables.RUNS), of_run(tables.RUN_EVENTS), of_run(tables.PARAMS),
-            of_run(tables.TAGS), latest_metrics,
-        )
-        if not runs:
-            raise RunNotFoundError(run_id)
-        run = runs[0]
-        events = sorted(events, key=lambda e: (e["event_time"], e["seq"]))
-        statuses = [e for e in events if e["status"] is not None]
-        stages = [e["lifecycle_stage"] for e in events if e["lifecycle_stage"] is not None]
-        first_params: dict[str, str] = {}
-        for p in sorted(params, key=lambda p: (p["logged_at"], p["seq"])):
-            first_params.setdefault(p["key"], p["value"])
-        latest_tags: dict[str, str | None] = {}
-        for t in sorted(tags, key=lambda t: (t["logged_at"], t["seq"])):
-            latest_tags[t["key"]] = None if t["deleted"] else t["value"]
-        info = RunInfo(
-            run_id=run_id, experiment_id=run["experiment_id"], run_name=run["run_name"],
-            user_id=run["user_id"],
-            status=statuses[-1]["status"] if statuses else RunStatus.RUNNING.value,
-            start_time=to_millis(run["start_time"]),
-            end_time=to_millis(statuses[-1]["end_time"]) if statuses else None,
-            artifact_uri=run["artifact_uri"],
-            lifecycle_stage=stages[-1] if stages else LifecycleStage.ACTIVE.value,
-            parent_run_id=run["parent_run_id"], spark_app_id=run["spark_app_id"],
-        )
-        data = RunData(
-            metrics={m["key"]: m["value"] for m in metrics},
-            params=first_params,
-            tags={k: v for k, v in latest_tags.items() if v is not None},
-        )
-        return Run(info=info, data=data)
-
+    @abc.abstractmethod
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]: ...
 
     @abc.abstractmethod
@@ -174,7 +138,7 @@ class DeltaTrackingStore(AbstractTrackingStore):
     def create_experiment(self, name: str, artifact_location: str | None, tags: dict[str, str]) -> str:
         experiment_id = uuid.uuid4().hex
         location = artifact_location or f"{self.delta.artifact_root}/{experiment_id}"
-        row = (experiment_id, name, location, _now_ms())
+        row = (experiment_id, name, location, now_ms())
         self.delta.insert_if_absent(tables.EXPERIMENTS, [row], key="name")
         winner = self._experiment_ids_by_name(name)
         if winner != experiment_id:
@@ -183,7 +147,7 @@ class DeltaTrackingStore(AbstractTrackingStore):
                 "Use set_experiment() to get it or create it, or pick another name.",
             )
         if tags:
-            now = _now_ms()
+            now = now_ms()
             self.delta.append(
                 tables.EXPERIMENT_EVENTS,
                 [(experiment_id, "tag", key, value, now) for key, value in tags.items()],
@@ -235,13 +199,13 @@ class DeltaTrackingStore(AbstractTrackingStore):
     def set_experiment_lifecycle(self, experiment_id: str, stage: LifecycleStage) -> None:
         self.get_experiment(experiment_id)
         self.delta.append(
-            tables.EXPERIMENT_EVENTS, [(experiment_id, "lifecycle", None, stage.value, _now_ms())]
+            tables.EXPERIMENT_EVENTS, [(experiment_id, "lifecycle", None, stage.value, now_ms())]
         )
         self._experiments.pop(experiment_id, None)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         self.get_experiment(experiment_id)
-        self.delta.append(tables.EXPERIMENT_EVENTS, [(experiment_id, "tag", key, value, _now_ms())])
+        self.delta.append(tables.EXPERIMENT_EVENTS, [(experiment_id, "tag", key, value, now_ms())])
 
     def _active_experiment(self, experiment_id: str) -> Experiment:
         experiment = self._experiments.get(experiment_id) or self.get_experiment(experiment_id)
@@ -276,11 +240,11 @@ class DeltaTrackingStore(AbstractTrackingStore):
 
     def update_run(self, run_id: str, status: str, end_time: int | None) -> None:
         self.known_run(run_id)
-        self._buffer.add("run_events", (run_id, status, end_time, None, _now_ms(), next(self._seq)))
+        self._buffer.add("run_events", (run_id, status, end_time, None, now_ms(), next(self._seq)))
 
     def set_run_lifecycle(self, run_id: str, stage: LifecycleStage) -> None:
         known = self.known_run(run_id, allow_deleted=True)
-        self._buffer.add("run_events", (run_id, None, None, stage.value, _now_ms(), next(self._seq)))
+        self._buffer.add("run_events", (run_id, None, None, stage.value, now_ms(), next(self._seq)))
         known.lifecycle_stage = stage.value
         self.flush()
 
@@ -297,7 +261,7 @@ class DeltaTrackingStore(AbstractTrackingStore):
         elif metrics:
             self._buffer.add_many("metrics", ((run_id, m.key, m.value, m.step, m.timestamp) for m in metrics))
         if params:
-            now = _now_ms()
+            now = now_ms()
             self._buffer.add_many("params", ((run_id, p.key, p.value, now, next(self._seq)) for p in params))
             known.params.update((p.key, p.value) for p in params)
         self._add_tags(run_id, tags)
@@ -312,7 +276,7 @@ class DeltaTrackingStore(AbstractTrackingStore):
 
     def _add_tags(self, run_id: str, tags: Sequence[RunTag]) -> None:
         if tags:
-            now = _now_ms()
+            now = now_ms()
             self._buffer.add_many(
                 "tags", ((run_id, t.key, t.value, False, now, next(self._seq)) for t in tags)
             )
@@ -323,11 +287,11 @@ class DeltaTrackingStore(AbstractTrackingStore):
             raise NotFoundError(
                 f"Run {run_id} has no tag {key!r}; its tags are {sorted(run.data.tags)}."
             )
-        self._buffer.add("tags", (run_id, key, None, True, _now_ms(), next(self._seq)))
+        self._buffer.add("tags", (run_id, key, None, True, now_ms(), next(self._seq)))
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
         self.known_run(run_id)
-        now = _now_ms()
+        now = now_ms()
         self._buffer.add_many("inputs", (
             (run_id, d.name, d.digest, d.source_type, d.source, d.delta_version, d.schema_json,
              d.context, now) for d in datasets
@@ -352,13 +316,52 @@ class DeltaTrackingStore(AbstractTrackingStore):
         return self.delta.view("runs_current")
 
     def get_run(self, run_id: str) -> Run:
+        """One run, read from each table side by side; the latest event wins, as in the views."""
         from pyspark.sql import functions as F
 
+        from sparktrack.entities import RunData, RunInfo, to_millis
+
         self.flush()
-        rows = self.runs_frame().filter(F.col("run_id") == F.lit(run_id)).collect()
-        if not rows:
+        d = self.delta
+
+        def of_run(table: tables.Table) -> DataFrame:
+            return d.table(table).filter(F.col("run_id") == F.lit(run_id))
+
+        latest_metrics = of_run(tables.METRICS).groupBy("key").agg(
+            F.max_by("value", F.struct("step", "timestamp")).alias("value")
+        )
+        runs, events, params, tags, metrics = d.read_parallel(
+            of_run(tables.RUNS), of_run(tables.RUN_EVENTS), of_run(tables.PARAMS),
+            of_run(tables.TAGS), latest_metrics,
+        )
+        if not runs:
             raise RunNotFoundError(run_id)
-        return Run.from_row(rows[0])
+        run = runs[0]
+        events = sorted(events, key=lambda e: (e["event_time"], e["seq"]))
+        statuses = [e for e in events if e["status"] is not None]
+        stages = [e["lifecycle_stage"] for e in events if e["lifecycle_stage"] is not None]
+        first_params: dict[str, str] = {}
+        for p in sorted(params, key=lambda p: (p["logged_at"], p["seq"])):
+            first_params.setdefault(p["key"], p["value"])
+        latest_tags: dict[str, str | None] = {}
+        for t in sorted(tags, key=lambda t: (t["logged_at"], t["seq"])):
+            latest_tags[t["key"]] = None if t["deleted"] else t["value"]
+        info = RunInfo(
+            run_id=run_id, experiment_id=run["experiment_id"], run_name=run["run_name"],
+            user_id=run["user_id"],
+            status=statuses[-1]["status"] if statuses else RunStatus.RUNNING.value,
+            start_time=to_millis(run["start_time"]),
+            end_time=to_millis(statuses[-1]["end_time"]) if statuses else None,
+            artifact_uri=run["artifact_uri"],
+            lifecycle_stage=stages[-1] if stages else LifecycleStage.ACTIVE.value,
+            parent_run_id=run["parent_run_id"], spark_app_id=run["spark_app_id"],
+        )
+        data = RunData(
+            metrics={m["key"]: m["value"] for m in metrics},
+            params=first_params,
+            tags={k: v for k, v in latest_tags.items() if v is not None},
+        )
+        return Run(info=info, data=data)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         from pyspark.sql import functions as F
@@ -398,7 +401,3 @@ class DeltaTrackingStore(AbstractTrackingStore):
 
     def flush(self) -> None:
         self._buffer.flush()
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

@@ -1,0 +1,407 @@
+"""The ``sparktrack`` command line: run the demo, list experiments and runs, query the store in SQL.
+
+Results go to stdout (``--format table|json|csv``); progress and errors go to stderr. A
+:class:`~sparktrack.errors.SparkTrackError` (a malformed ``--filter``, an unknown experiment) prints
+``error: <message>`` and exits 2, as argparse does for a malformed command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import math
+import os
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+from sparktrack import __version__
+from sparktrack.errors import SparkTrackError
+
+if TYPE_CHECKING:
+    from sparktrack.tracking.client import TrackingClient
+
+FORMATS = ("table", "json", "csv")
+#: Metric and param columns ``runs`` shows in a table when ``--columns`` is not given.
+MAX_TABLE_EXTRA_COLUMNS = 8
+#: Longer cells are cut in tables (json and csv keep every character).
+MAX_CELL_WIDTH = 60
+RUN_COLUMNS = ("run_id", "run_name", "status", "start_time")
+_SEARCH_LIMIT = 1_000_000  # the largest max_results the tracking client accepts
+_STARTED = b"\x00sparktrack: spark started\n"
+#: Harmless lines the JVM writes whatever the log level (netlib's note that no native BLAS is found).
+_JVM_NOISE = (b"netlib-blas: ",)
+
+
+class CommandError(Exception):
+    """A command that cannot run for a reason that is not a SparkTrackError (e.g. malformed SQL)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit status (0 ok, 2 bad input, 130 interrupted, 141 for a
+    closed pipe)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a malformed command line (already printed)
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return args.handler(args)
+    except (SparkTrackError, CommandError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # stdout closed early, as by `sparktrack runs | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def build_parser() -> argparse.ArgumentParser:
+    store_help = ("store root: a directory or a URI Spark can write (default: $SPARKTRACK_STORE, "
+                  "else ./sparktrack-store)")
+    # On every subcommand too; SUPPRESS keeps a --store given before the subcommand.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", metavar="PATH", default=argparse.SUPPRESS, help=store_help)
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+
+    parser = argparse.ArgumentParser(
+        prog="sparktrack",
+        description="Experiment tracking whose every record is a row in a Delta table.",
+        epilog="Run 'sparktrack demo' to fill a store, then 'sparktrack runs' or 'sparktrack sql'.",
+    )
+    parser.add_argument("--store", metavar="PATH", default=None, help=store_help)
+    parser.add_argument("--version", action="version", version=f"sparktrack {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo", parents=[common], help="train three churn models and track them",
+        description="Write a synthetic churn table to Delta, train three gradient-boosted-trees "
+                    "models as runs of /Shared/demo/churn, and query them with search_runs and SQL.",
+    )
+    demo.add_argument("--rows", type=int, default=2000, help="rows of synthetic data (default: 2000)")
+    demo.set_defaults(handler=_demo)
+
+    experiments = commands.add_parser(
+        "experiments", parents=[common, output], help="list experiments",
+        description="List experiments, newest first.",
+    )
+    experiments.add_argument("--all", action="store_true", help="include deleted experiments")
+    experiments.add_argument("--filter", metavar="F", help="e.g. \"name LIKE '/Shared/%%'\"")
+    experiments.set_defaults(handler=_experiments)
+
+    runs = commands.add_parser(
+        "runs", parents=[common, output], help="list runs",
+        description="List runs (of every active experiment unless one is named), newest first.",
+    )
+    runs.add_argument("--experiment", metavar="NAME", nargs="+", action="extend", default=[],
+                      help="experiment name(s)")
+    runs.add_argument("--experiment-id", metavar="ID", nargs="+", action="extend", default=[],
+                      help="experiment id(s)")
+    runs.add_argument("--filter", metavar="F", help="e.g. \"metrics.accuracy > 0.8 AND params.lr = '0.1'\"")
+    runs.add_argument("--order-by", metavar="CLAUSE", nargs="+", action="extend", default=[],
+                      help="e.g. \"metrics.accuracy DESC\"")
+    runs.add_argument("--max-results", metavar="N", type=_positive_int, default=100,
+                      help="most runs to show (default: 100)")
+    runs.add_argument("--columns", metavar="COLS", action="append", default=[],
+                      help="comma-separated columns after the run's own, e.g. metrics.acc,params.lr "
+                           f"(default: metrics.* then params.*; in a table at most "
+                           f"{MAX_TABLE_EXTRA_COLUMNS})")
+    runs.set_defaults(handler=_runs)
+
+    sql = commands.add_parser(
+        "sql", parents=[common, output], help="run a Spark SQL statement against the store",
+        description="Run one Spark SQL statement. The store's tables and views are visible as "
+                    "sparktrack.runs, sparktrack.metrics, sparktrack.params, sparktrack.tags, "
+                    "sparktrack.experiments, sparktrack.latest_metrics and sparktrack.inputs.",
+    )
+    sql.add_argument("statement", help="e.g. \"SELECT count(*) FROM sparktrack.runs\"")
+    sql.add_argument("--limit", metavar="N", type=_non_negative_int, default=100,
+                     help="most rows to show; 0 for all (default: 100)")
+    sql.set_defaults(handler=_sql)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+# -- commands ---------------------------------------------------------------------------------------
+def _demo(args: argparse.Namespace) -> int:
+    from sparktrack import demo
+
+    client = open_client(args.store)
+    started = time.monotonic()
+    demo.run(store=client.store_root, rows=args.rows)
+    _status(f"Demo done in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def _experiments(args: argparse.Namespace) -> int:
+    client = open_client(args.store)
+    found = client.search_experiments(view_type="ALL" if args.all else "ACTIVE_ONLY",
+                                      max_results=_SEARCH_LIMIT, filter_string=args.filter)
+    rows = [(e.experiment_id, e.name, e.lifecycle_stage, _from_millis(e.creation_time)) for e in found]
+    write_rows(["experiment_id", "name", "lifecycle", "created"], rows, args.format, empty="No experiments.")
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    client = open_client(args.store)
+    wanted = [c.strip() for group in args.columns for c in group.split(",") if c.strip()]
+    wanted = [c for c in dict.fromkeys(wanted) if c not in RUN_COLUMNS]
+    ids = list(args.experiment_id)
+    if not ids and not args.experiment:  # every active experiment
+        ids = [e.experiment_id for e in client.search_experiments(max_results=_SEARCH_LIMIT)]
+        if not ids:
+            write_rows([*RUN_COLUMNS, *wanted], [], args.format, empty="No runs.")
+            return 0
+    frame = client.search_runs(
+        experiment_ids=ids, experiment_names=args.experiment, filter_string=args.filter,
+        order_by=args.order_by, max_results=min(args.max_results + 1, _SEARCH_LIMIT),
+        output_format="pandas",
+    )
+    if len(frame) > args.max_results:
+        frame = frame.head(args.max_results)
+        _status(f"note: more runs match; showing the first {args.max_results} (raise --max-results)")
+    if wanted:
+        extra = wanted
+        absent = [c for c in wanted if c not in frame.columns]
+        if absent and len(frame):
+            _status(f"note: none of these runs has {', '.join(absent)}")
+    else:
+        extra = [c for c in frame.columns if c.startswith(("metrics.", "params."))]
+        if args.format == "table" and len(extra) > MAX_TABLE_EXTRA_COLUMNS:
+            _status(f"note: showing {MAX_TABLE_EXTRA_COLUMNS} of {len(extra)} metric and param "
+                    "columns; choose them with --columns")
+            extra = extra[:MAX_TABLE_EXTRA_COLUMNS]
+    columns = [*RUN_COLUMNS, *extra]
+    frame = frame.reindex(columns=columns)  # a column no run has is empty
+    rows = [tuple(row) for row in frame.itertuples(index=False, name=None)]
+    write_rows(columns, rows, args.format, empty="No runs match.")
+    return 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    from pyspark.errors import PySparkException
+
+    client = open_client(args.store)
+    try:
+        frame = client.spark.sql(args.statement)
+        if args.limit:
+            frame = frame.limit(args.limit + 1)
+        columns = frame.columns
+        rows = [tuple(_plain(value) for value in row) for row in frame.collect()] if columns else []
+    except PySparkException as exc:
+        raise CommandError(str(exc).strip()) from None
+    if not columns:  # a command with no result set (CREATE, SET, ...)
+        return 0
+    if args.limit and len(rows) > args.limit:
+        rows = rows[: args.limit]
+        _status(f"note: more rows follow; showing the first {args.limit} (--limit N, or --limit 0 for all)")
+    write_rows(columns, rows, args.format, empty="No rows.")
+    return 0
+
+
+# -- opening the store ------------------------------------------------------------------------------
+def open_client(store: str | None) -> TrackingClient:
+    """The store's TrackingClient, starting Spark first (quietly) when no session is running."""
+    from pyspark.sql import SparkSession
+
+    from sparktrack import settings
+    from sparktrack.session import spark_session
+    from sparktrack.tracking.client import TrackingClient
+
+    root = settings.STORE.get(store)
+    shown = root if "://" in root or root.startswith("file:") else os.path.abspath(os.path.expanduser(root))
+    if SparkSession.getActiveSession() is None:
+        with _step(f"Starting Spark and opening store at {shown} (the first start downloads Delta's jars)"):
+            with _jvm_startup_output_held():
+                spark_session().sparkContext.setLogLevel("ERROR")
+            return TrackingClient(store)
+    with _step(f"Opening store at {shown}"):
+        return TrackingClient(store)
+
+
+@contextmanager
+def _jvm_startup_output_held() -> Iterator[None]:
+    """Hold back what the JVM writes to stderr while it starts (Ivy's report on Delta's jars,
+    log4j's banner), and show it only if the start fails.
+
+    The JVM inherits this process's stderr when it starts, so for that moment stderr is a pipe
+    read by a thread; after the start the thread forwards the JVM's stderr as it comes."""
+    sys.stderr.flush()
+    terminal = os.dup(2)  # stays open: the thread writes the JVM's later output to it
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    held: list[bytes] = []
+    failed = threading.Event()
+    sorted_out = threading.Event()
+
+    def pump() -> None:
+        holding = True
+        with os.fdopen(read_end, "rb", buffering=0) as pipe:
+            for line in iter(pipe.readline, b""):
+                if holding and line.endswith(_STARTED):
+                    holding = False
+                    held.append(line[: -len(_STARTED)])
+                    if failed.is_set():
+                        os.write(terminal, b"\n" + b"".join(held))
+                    held.clear()
+                    sorted_out.set()
+                elif holding:
+                    held.append(line)
+                elif not line.startswith(_JVM_NOISE):
+                    os.write(terminal, line)
+
+    threading.Thread(target=pump, name="sparktrack-jvm-stderr", daemon=True).start()
+    try:
+        yield
+    except BaseException:
+        failed.set()
+        raise
+    finally:
+        sys.stderr.flush()
+        os.write(2, _STARTED)  # after everything written during the start
+        os.dup2(terminal, 2)
+        if failed.is_set():
+            sorted_out.wait(timeout=5)
+
+
+@contextmanager
+def _step(message: str) -> Iterator[None]:
+    print(f"{message}...", end=" ", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    try:
+        yield
+    except BaseException:
+        print("failed", file=sys.stderr, flush=True)
+        raise
+    print(f"done in {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
+
+
+def _status(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- output -----------------------------------------------------------------------------------------
+def write_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, empty: str = "") -> None:
+    """Write rows to stdout as an aligned table, a JSON list of objects, or CSV with a header."""
+    out = sys.stdout
+    if fmt == "json":
+        records = [dict(zip(columns, (_json_value(v) for v in row))) for row in rows]
+        out.write(json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([_text(v) for v in row] for row in rows)
+    elif not rows:
+        out.write(f"{empty}\n")
+    else:
+        out.write(format_table(columns, rows) + "\n")
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """An aligned plain-text table; numbers are right-aligned, long cells are cut."""
+    cells = [[_clip(_text(v, table=True)) for v in row] for row in rows]
+    numeric = [
+        all(_is_number(row[i]) or _missing(row[i]) for row in rows) for i in range(len(columns))
+    ]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)
+        ).rstrip()
+
+    header = line(list(columns))
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([header, rule, *(line(row) for row in cells)])
+
+
+def _plain(value: Any) -> Any:
+    """A Spark value as plain Python: Rows become dicts, nested values are converted too."""
+    from pyspark.sql import Row
+
+    if isinstance(value, Row):
+        return {key: _plain(v) for key, v in value.asDict().items()}
+    if isinstance(value, dict):
+        return {key: _plain(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _text(value: Any, table: bool = False) -> str:
+    if _missing(value):
+        return ""
+    if isinstance(value, dt.datetime):  # pandas Timestamps too; times are UTC in the store
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, float):
+        return f"{value:.6g}" if table else repr(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(_json_value(value), ensure_ascii=False, allow_nan=False)
+    if hasattr(value, "item") and not isinstance(value, str):  # a numpy scalar
+        return _text(value.item(), table)
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    if _missing(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, float) and math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "item"):  # a numpy scalar
+        return _json_value(value.item())
+    return str(value)  # Decimal, bytearray, ...
+
+
+def _clip(text: str) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= MAX_CELL_WIDTH else text[: MAX_CELL_WIDTH - 3] + "..."
+
+
+def _from_millis(millis: int | None) -> dt.datetime | None:
+    return None if millis is None else dt.datetime.fromtimestamp(millis / 1000, tz=dt.timezone.utc)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,187 @@
+"""The ``sparktrack`` command line, in process on the test session's Spark, and once as a real process."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import sparktrack
+from sparktrack.cli import build_parser, main
+from sparktrack.testing import fresh_store
+
+
+@pytest.fixture
+def store(spark, tmp_path):
+    """A fresh store root under tmp_path, which the fluent API logs to."""
+    root = str(tmp_path / "store")
+    with fresh_store(spark, root=root):
+        yield root
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def table_rows(out: str) -> list[list[str]]:
+    """The cells of a table's body (after its header and rule), split on runs of spaces."""
+    return [line.split() for line in out.strip().splitlines()[2:]]
+
+
+def log_run(experiment: str, name: str, lr: str, acc: float) -> str:
+    sparktrack.set_experiment(experiment)
+    with sparktrack.start_run(run_name=name) as run:
+        sparktrack.log_param("lr", lr)
+        sparktrack.log_metric("acc", acc)
+    return run.info.run_id
+
+
+# -- the command line, no Spark ------------------------------------------------------------------
+def test_store_is_accepted_before_and_after_the_subcommand():
+    parser = build_parser()
+    assert parser.parse_args(["runs"]).store is None  # TrackingClient then reads SPARKTRACK_STORE
+    assert parser.parse_args(["--store", "a", "runs"]).store == "a"
+    assert parser.parse_args(["runs", "--store", "b"]).store == "b"
+    assert parser.parse_args(["--store", "a", "sql", "SELECT 1", "--store", "b"]).store == "b"
+    args = parser.parse_args(["runs", "--experiment", "x", "y", "--experiment", "z",
+                              "--order-by", "metrics.acc DESC", "--columns", "a,b", "--columns", "c"])
+    assert args.experiment == ["x", "y", "z"] and args.order_by == ["metrics.acc DESC"]
+
+
+def test_malformed_command_lines_exit_2(capsys):
+    assert main(["runs", "--format", "xml"]) == 2
+    assert "invalid choice: 'xml'" in capsys.readouterr().err
+    assert main(["runs", "--max-results", "0"]) == 2
+    assert "must be greater than 0" in capsys.readouterr().err
+    assert main([]) == 2
+    assert "required: COMMAND" in capsys.readouterr().err
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"sparktrack {sparktrack.__version__}"
+
+
+# -- in process, on the test session's Spark -----------------------------------------------------
+def test_experiments_lists_the_default_experiment(store, capsys):
+    code, out, err = cli(capsys, "--store", store, "experiments")
+    assert code == 0
+    assert out.splitlines()[0].split() == ["experiment_id", "name", "lifecycle", "created"]
+    assert table_rows(out)[0][:3] == ["0", "Default", "active"]
+    assert f"Opening store at {store}... done in " in err
+
+    doomed = sparktrack.create_experiment("/cli/doomed")
+    sparktrack.delete_experiment(doomed)
+    code, out, _ = cli(capsys, "experiments", "--store", store, "--format", "json")
+    assert [(e["experiment_id"], e["name"]) for e in json.loads(out)] == [("0", "Default")]
+    assert json.loads(out)[0]["created"].endswith("Z")
+    code, out, _ = cli(capsys, "experiments", "--store", store, "--all", "--filter", "name LIKE '/cli/%'")
+    assert code == 0 and [row[:3] for row in table_rows(out)] == [[doomed, "/cli/doomed", "deleted"]]
+
+
+def test_runs_lists_runs_of_every_active_experiment(store, capsys):
+    first = log_run("/cli/a", "first", "0.1", 0.7)
+    second = log_run("/cli/b", "second", "0.01", 0.9)
+
+    code, out, err = cli(capsys, "--store", store, "runs")
+    assert code == 0, err
+    header = out.splitlines()[0].split()
+    assert header == ["run_id", "run_name", "status", "start_time", "metrics.acc", "params.lr"]
+    rows = table_rows(out)
+    assert [row[:3] for row in rows] == [[second, "second", "FINISHED"], [first, "first", "FINISHED"]]
+    assert rows[0][-2:] == ["0.9", "0.01"]
+
+    code, out, _ = cli(capsys, "runs", "--store", store, "--order-by", "metrics.acc ASC", "--format", "json")
+    records = json.loads(out)
+    assert [(r["run_name"], r["metrics.acc"], r["params.lr"]) for r in records] == [
+        ("first", 0.7, "0.1"), ("second", 0.9, "0.01"),
+    ]
+    assert records[0]["start_time"].endswith("Z")
+
+    code, out, _ = cli(capsys, "runs", "--store", store, "--experiment", "/cli/a")
+    assert [row[1] for row in table_rows(out)] == ["first"]
+    experiment_b = sparktrack.get_experiment_by_name("/cli/b").experiment_id
+    code, out, _ = cli(capsys, "runs", "--store", store, "--experiment-id", experiment_b)
+    assert [row[1] for row in table_rows(out)] == ["second"]
+
+    code, out, err = cli(capsys, "runs", "--store", store, "--filter", "metrics.acc > 0.5",
+                         "--columns", "params.lr,metrics.missing", "--format", "csv", "--max-results", "1")
+    assert code == 0
+    header, *lines = csv.reader(io.StringIO(out))
+    assert header == ["run_id", "run_name", "status", "start_time", "params.lr", "metrics.missing"]
+    assert [line[:3] + line[4:] for line in lines] == [[second, "second", "FINISHED", "0.01", ""]]
+    assert "none of these runs has metrics.missing" in err
+    assert "more runs match; showing the first 1" in err
+
+    code, out, _ = cli(capsys, "runs", "--store", store, "--filter", "metrics.acc > 5")
+    assert code == 0 and out == "No runs match.\n"
+
+
+def test_runs_with_a_malformed_filter_exits_2_and_shows_where(store, capsys):
+    code, out, err = cli(capsys, "--store", store, "runs", "--filter", "metrics.acc >")
+    assert code == 2
+    assert out == ""
+    assert "error: Expected a value (a quoted string or a number) after '>', got end of input at " \
+           "position 13:\n  metrics.acc >\n               ^\n" in err
+    assert "Traceback" not in err
+
+
+def test_runs_of_an_unknown_experiment_exits_2(store, capsys):
+    code, _, err = cli(capsys, "--store", store, "runs", "--experiment", "/cli/nope")
+    assert code == 2
+    assert "error: No experiment with name '/cli/nope'." in err
+
+
+def test_sql_prints_the_statement_result(store, capsys):
+    log_run("/cli/sql", "only", "0.1", 0.5)
+    code, out, err = cli(capsys, "--store", store, "sql", "SELECT count(*) AS n FROM sparktrack.runs")
+    assert code == 0, err
+    assert out.splitlines() == ["n", "-", "1"]
+
+    code, out, _ = cli(capsys, "--store", store, "sql", "--format", "json",
+                       "SELECT run_name, metrics, params['lr'] AS lr FROM sparktrack.runs")
+    assert json.loads(out) == [{"run_name": "only", "metrics": {"acc": 0.5}, "lr": "0.1"}]
+
+    code, out, err = cli(capsys, "--store", store, "sql", "SELECT id FROM range(5) ORDER BY id", "--limit", "2")
+    assert table_rows(out) == [["0"], ["1"]]
+    assert "more rows follow; showing the first 2" in err
+
+
+def test_sql_error_exits_2_without_a_traceback(store, capsys):
+    code, out, err = cli(capsys, "--store", store, "sql", "SELECT * FROM sparktrack.nope")
+    assert code == 2 and out == ""
+    assert err.startswith(f"Opening store at {store}... done in ") and "\nerror: [" in err
+    assert "TABLE_OR_VIEW_NOT_FOUND" in err
+    assert "Traceback" not in err
+
+
+def test_demo_rejects_too_few_rows(store, capsys):
+    code, _, err = cli(capsys, "--store", store, "demo", "--rows", "5")
+    assert code == 2
+    assert "error: The demo's rows must be an integer of at least 100; got 5" in err
+
+
+# -- one real process ----------------------------------------------------------------------------
+@pytest.mark.slow
+def test_demo_runs_end_to_end_in_a_fresh_process(tmp_path):
+    store = tmp_path / "store"
+    env = {**os.environ, "SPARKTRACK_SPOOL_DIR": str(tmp_path / "spool")}
+    env.pop("SPARKTRACK_STORE", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "sparktrack.cli", "--store", str(store), "demo", "--rows", "500"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    out, err = result.stdout, result.stderr
+    assert f"sparktrack --store {store} sql \"SELECT " in out
+    assert "== Best accuracy per maxDepth, in SQL" in out
+    lines = [line.split() for line in out.splitlines()]
+    result = lines.index(["max_depth", "runs", "best_accuracy"])
+    assert [line[:2] for line in lines[result + 1:result + 4]] == [["2", "1"], ["4", "1"], ["6", "1"]]
+    assert f"Starting Spark and opening store at {store}" in err and "Demo done in " in err
+    assert "Traceback" not in err
+    assert ":: resolving dependencies" not in err and "Ivy" not in out + err  # held back on success
