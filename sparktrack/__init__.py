@@ -58,6 +58,23 @@ from sparktrack.tracking.fluent import (  # noqa: E402
     start_run,
 )
 
+#: Submodules loaded on first attribute access, so that ``import sparktrack`` imports neither
+#: pyspark.ml nor scikit-learn: ``sparktrack.spark.log_model(...)``, ``sparktrack.sklearn...``.
+_LAZY_SUBMODULES = ("models", "pyfunc", "registry", "sklearn", "spark")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"sparktrack.{name}")
+    if name in ("load_model", "register_model"):
+        from sparktrack import models, registry
+
+        return models.load_model if name == "load_model" else registry.register_model
+    raise AttributeError(f"module 'sparktrack' has no attribute {name!r}")
+
+
 __all__ = [
     "ActiveRun",
     "DatasetInput",
@@ -96,9 +113,11 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "load_model",
     "log_text",
     "restore_experiment",
     "restore_run",
+    "register_model",
     "search_experiments",
     "search_runs",
     "set_experiment",

@@ -125,6 +125,38 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--limit", metavar="N", type=_non_negative_int, default=100,
                      help="most rows to show; 0 for all (default: 100)")
     sql.set_defaults(handler=_sql)
+
+    models = commands.add_parser(
+        "models", help="the model registry: list, versions, describe, set-alias, tag",
+        description="Registered models and their versions.",
+    )
+    actions = models.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", parents=[common, output], help="list registered models")
+    listing.add_argument("--filter", metavar="F", help="e.g. \"name LIKE 'churn%%'\"")
+    listing.set_defaults(handler=_models_list)
+    versions = actions.add_parser("versions", parents=[common, output], help="list a model's versions")
+    versions.add_argument("name")
+    versions.add_argument("--filter", metavar="F", help="more conditions, e.g. \"tags.validation_status = 'approved'\"")
+    versions.set_defaults(handler=_models_versions)
+    describe = actions.add_parser("describe", parents=[common, output],
+                                  help="one version (by number or alias) with its lineage")
+    describe.add_argument("name")
+    which = describe.add_mutually_exclusive_group(required=True)
+    which.add_argument("--version", metavar="N")
+    which.add_argument("--alias", metavar="ALIAS")
+    describe.add_argument("--as-of", metavar="TIME", help="ISO-8601 time or registry_audit version")
+    describe.set_defaults(handler=_models_describe)
+    alias = actions.add_parser("set-alias", parents=[common], help="point an alias at a version")
+    alias.add_argument("name")
+    alias.add_argument("alias")
+    alias.add_argument("version")
+    alias.set_defaults(handler=_models_set_alias)
+    tag = actions.add_parser("tag", parents=[common], help="set a tag on a version")
+    tag.add_argument("name")
+    tag.add_argument("version")
+    tag.add_argument("key")
+    tag.add_argument("value")
+    tag.set_defaults(handler=_models_tag)
     return parser
 
 
@@ -219,6 +251,67 @@ def _sql(args: argparse.Namespace) -> int:
         rows = rows[: args.limit]
         _status(f"note: more rows follow; showing the first {args.limit} (--limit N, or --limit 0 for all)")
     write_rows(columns, rows, args.format, empty="No rows.")
+    return 0
+
+
+def _registry(store: str | None):
+    from sparktrack.registry import RegistryClient
+
+    client = open_client(store)
+    return RegistryClient(client.store_root, client.spark, client.database)
+
+
+_VERSION_COLUMNS = ["name", "version", "aliases", "current_stage", "run_id", "created", "tags"]
+
+
+def _version_row(v) -> tuple:
+    return (v.name, v.version, ",".join(v.aliases), v.current_stage, v.run_id,
+            _from_millis(v.creation_timestamp), json.dumps(dict(v.tags)) if v.tags else "")
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    found = _registry(args.store).search_registered_models(args.filter, max_results=_SEARCH_LIMIT)
+    rows = [(m.name, json.dumps(dict(m.aliases)) if m.aliases else "", m.description or "",
+             _from_millis(m.last_updated_timestamp)) for m in found]
+    write_rows(["name", "aliases", "description", "updated"], rows, args.format, empty="No registered models.")
+    return 0
+
+
+def _models_versions(args: argparse.Namespace) -> int:
+    registry = _registry(args.store)
+    registry.get_registered_model(args.name)  # an unknown model is an error, not an empty list
+    condition = "name = '" + args.name.replace("'", "''") + "'"
+    if args.filter:
+        condition += f" AND {args.filter}"
+    found = registry.search_model_versions(condition, max_results=_SEARCH_LIMIT)
+    write_rows(_VERSION_COLUMNS, [_version_row(v) for v in found], args.format, empty="No versions.")
+    return 0
+
+
+def _models_describe(args: argparse.Namespace) -> int:
+    registry = _registry(args.store)
+    as_of = int(args.as_of) if args.as_of and args.as_of.isdigit() else args.as_of
+    if args.alias:
+        version = registry.get_model_version_by_alias(args.name, args.alias, as_of=as_of)
+    else:
+        version = registry.get_model_version(args.name, args.version, as_of=as_of)
+    lineage = registry.lineage(version.name, version.version)
+    inputs = "; ".join(f"{i['source']}@v{i['delta_version']}" for i in lineage["inputs"]) if lineage else ""
+    write_rows([*_VERSION_COLUMNS, "source", "description", "git_commit", "training_data"],
+               [(*_version_row(version), version.source, version.description or "",
+                 lineage["git_commit"] if lineage else "", inputs)], args.format)
+    return 0
+
+
+def _models_set_alias(args: argparse.Namespace) -> int:
+    _registry(args.store).set_registered_model_alias(args.name, args.alias, args.version)
+    _status(f"{args.name}@{args.alias} -> version {args.version}")
+    return 0
+
+
+def _models_tag(args: argparse.Namespace) -> int:
+    _registry(args.store).set_model_version_tag(args.name, args.version, args.key, args.value)
+    _status(f"{args.name} version {args.version}: {args.key}={args.value}")
     return 0
 
 

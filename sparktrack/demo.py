@@ -83,6 +83,8 @@ def _run(store: str | None, rows: int) -> dict[str, Any]:
              "order_by=[\"metrics.accuracy DESC\"])",
              [shown.to_string(index=False, float_format=lambda v: f"{v:.4f}")])
 
+    _registry_section(spark, client, best_run_id, data)
+
     history = sparktrack.get_metric_history(best_run_id, "val_loss")
     losses = " ".join(f"{m.value:.3f}" for m in history)
     _section("Metric history of the best run: get_metric_history(run_id, \"val_loss\")",
@@ -92,7 +94,7 @@ def _run(store: str | None, rows: int) -> dict[str, Any]:
         f"SELECT CAST(params['maxDepth'] AS INT) AS max_depth, count(*) AS runs,\n"
         f"       round(max(metrics['accuracy']), 4) AS best_accuracy\n"
         f"FROM {client.database}.runs\n"
-        f"WHERE experiment_id = '{experiment.experiment_id}'\n"
+        f"WHERE experiment_id = '{experiment.experiment_id}' AND params['maxDepth'] IS NOT NULL\n"
         f"GROUP BY 1 ORDER BY 1"
     )
     table = spark.sql(query).toPandas().to_string(index=False)
@@ -113,6 +115,61 @@ def _run(store: str | None, rows: int) -> dict[str, Any]:
         "store": root,
         "best_run_id": best_run_id,
     }
+
+
+def _registry_section(spark: SparkSession, client: Any, best_run_id: str, data: DataFrame) -> None:
+    """Register the best Spark pipeline and a scikit-learn random forest, alias both Champion,
+    load them back by alias and score the table."""
+    from sparktrack.registry import RegistryClient
+
+    registry = RegistryClient(client.store_root, spark, client.database)
+    lines = []
+    started = time.monotonic()
+    gbt = registry.register_model(f"runs:/{best_run_id}/model", "churn_gbt")
+    registry.set_registered_model_alias("churn_gbt", "Champion", gbt.version)
+    lines.append(f"churn_gbt version {gbt.version} <- runs:/{best_run_id}/model, alias Champion")
+    scored = sparktrack.load_model("models:/churn_gbt@Champion").predict(data)
+    accuracy = scored.filter(scored[LABEL] == scored["prediction"]).count() / scored.count()
+    lines.append(f"  models:/churn_gbt@Champion scored {scored.count()} rows with transform: "
+                 f"accuracy {accuracy:.4f}")
+    try:
+        import sklearn  # noqa: F401 - the random forest needs the optional sklearn extra
+    except ImportError:
+        lines.append("scikit-learn is not installed: pip install 'sparktrack[sklearn]' adds the "
+                     "random forest to this demo")
+    else:
+        rf_version = _sklearn_run(data)
+        registry.set_registered_model_alias("churn_rf", "Champion", rf_version)
+        lines.append(f"churn_rf version {rf_version} (scikit-learn RandomForestClassifier), alias Champion")
+        rf_scored = sparktrack.load_model("models:/churn_rf@Champion").predict(data.select(*FEATURES, LABEL))
+        rf_accuracy = rf_scored.filter(rf_scored[LABEL] == rf_scored["prediction"]).count() / rf_scored.count()
+        lines.append(f"  models:/churn_rf@Champion scored {rf_scored.count()} rows through Arrow "
+                     f"(mapInPandas): accuracy {rf_accuracy:.4f}")
+    _progress(f"Registered, aliased and scored the Champions in {time.monotonic() - started:.1f}s")
+    lineage = spark.sql(
+        f"SELECT l.name, l.version, l.aliases, l.git_commit, i.source, i.delta_version "
+        f"FROM {client.database}.model_lineage l LATERAL VIEW explode(l.inputs) x AS i "
+        f"WHERE array_contains(l.aliases, 'Champion') ORDER BY l.name"
+    ).toPandas().to_string(index=False)
+    _section("Model registry: register, alias Champion, load by alias, score", [*lines, "", lineage])
+
+
+def _sklearn_run(data: DataFrame) -> int:
+    """Train the seeds' random forest on the same table in its own run; returns its version."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    frame = data.select(*FEATURES, LABEL).toPandas()
+    train = frame.sample(frac=TRAIN_FRACTION, random_state=SEED)
+    test = frame.drop(train.index)
+    with sparktrack.start_run(run_name="sklearn-rf"):
+        sparktrack.log_params({"model": "RandomForestClassifier", "n_estimators": 50, "max_depth": 6})
+        sparktrack.log_input(data, context="training", name="churn")
+        forest = RandomForestClassifier(n_estimators=50, max_depth=6, random_state=SEED)
+        forest.fit(train[list(FEATURES)], train[LABEL])
+        sparktrack.log_metric("accuracy", float(forest.score(test[list(FEATURES)], test[LABEL])))
+        info = sparktrack.sklearn.log_model(forest, "model", input_example=test[list(FEATURES)].head(5),
+                                            registered_model_name="churn_rf")
+    return info.registered_model_version
 
 
 def churn_frame(spark: SparkSession, rows: int, seed: int = 7) -> DataFrame:
@@ -171,6 +228,7 @@ def _train_run(train: DataFrame, test: DataFrame, depth: int,
         accuracy = MulticlassClassificationEvaluator(labelCol=LABEL, metricName="accuracy").evaluate(predictions)
         auc = BinaryClassificationEvaluator(labelCol=LABEL, metricName="areaUnderROC").evaluate(predictions)
         sparktrack.log_metrics({"accuracy": accuracy, "auc": auc})
+        sparktrack.spark.log_model(model, "model", input_example=test.select(*FEATURES).limit(5))
         sparktrack.log_dict({"features": list(FEATURES), "label": LABEL}, "features.json")
         sparktrack.log_text(
             f"GBTClassifier with maxDepth={depth}, maxIter={MAX_ITER}, stepSize={STEP_SIZE}\n"

@@ -12,9 +12,11 @@ Each message says what was received and how to fix it.
     ├── NotFoundError                  (also a LookupError)
     │   ├── ExperimentNotFoundError
     │   ├── RunNotFoundError
-    │   └── ArtifactNotFoundError
+    │   ├── ArtifactNotFoundError
+    │   └── RegisteredModelNotFoundError   a registered model, version or alias that does not exist
     ├── AlreadyExistsError             create_experiment with a name in use
     ├── RunStateError                  no active run, a run already active, a deleted run
+    ├── PromotionBlockedError          a promotion the configured policy does not allow
     ├── ConfigError                    an unknown or malformed setting or config file key
     ├── SessionError                   a SparkSession without Delta Lake configured
     └── StoreError                     the store cannot be read or written (records stay spooled)
@@ -97,6 +99,23 @@ class ArtifactNotFoundError(NotFoundError):
     def __init__(self, path: str):
         self.path = path
         super().__init__(f"No artifact or local file at {path!r}.")
+
+
+class RegisteredModelNotFoundError(NotFoundError):
+    def __init__(self, what: str, hint: str):
+        self.what = what
+        super().__init__(f"{what} does not exist. {hint}")
+
+
+class PromotionBlockedError(SparkTrackError):
+    def __init__(self, target: str, name: str, version: int, missing: dict[str, str], tags: dict[str, str]):
+        self.target, self.name, self.version, self.missing = target, name, version, missing
+        needed = ", ".join(f"{k}={v!r}" for k, v in missing.items())
+        super().__init__(
+            f"Promotion policy blocks {target} for {name} version {version}: it needs the version "
+            f"tag(s) {needed}, and the version has {tags or 'no tags'}. Set them with "
+            f"set_model_version_tag({name!r}, {version}, key, value) after validation."
+        )
 
 
 class AlreadyExistsError(SparkTrackError):

@@ -7,6 +7,8 @@ or reconfigured; if it lacks Delta, the error names the settings to add.
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING, Mapping
 
 from sparktrack import settings
@@ -57,6 +59,9 @@ def spark_session(
     options: dict[str, str] = {}
     if master.startswith("local"):
         options.update(LOCAL_DEFAULTS)
+        # Local Python workers (mapInPandas, UDFs) run PYSPARK_PYTHON, else whatever `python3` is
+        # first on PATH, which may lack pandas and pyarrow: use this interpreter unless told.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     options.update(delta_jar_settings())
     options["spark.sql.extensions"] = DELTA_EXTENSION
     options["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG

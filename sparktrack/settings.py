@@ -104,10 +104,25 @@ SPARK_CONF = Setting(
     "Extra Spark settings for the session sparktrack builds ([spark] table in the config file).",
 )
 
+PROMOTION_POLICY = Setting(
+    "promotion_policy", "SPARKTRACK_PROMOTION_POLICY", {}, lambda raw: _parse_policy(raw),
+    "Version tags an alias or stage requires, e.g. {Champion = {validation_status = 'approved'}}.",
+)
+
 ALL: tuple[Setting[Any], ...] = (
     STORE, DATABASE, SPARK_MASTER, DELTA_PACKAGE, DELTA_JARS, SPOOL_DIR,
-    FLUSH_INTERVAL, FLUSH_SIZE, SPARK_CONF,
+    FLUSH_INTERVAL, FLUSH_SIZE, SPARK_CONF, PROMOTION_POLICY,
 )
+
+
+def _parse_policy(raw: Any) -> dict[str, dict[str, str]]:
+    """``{target: {tag: value}}`` from a TOML table or a JSON string (the environment variable)."""
+    import json
+
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ValueError('expected {"<alias or stage>": {"<tag>": "<value>"}}')
+    return {str(target): {str(k): str(v) for k, v in tags.items()} for target, tags in data.items()}
 
 
 def _parse_spark_conf(raw: Any) -> dict[str, str]:

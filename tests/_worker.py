@@ -32,11 +32,19 @@ def crash(store: str, points: int) -> None:
     print("done", flush=True)
 
 
+def register(store: str, name: str, source: str) -> None:
+    from sparktrack.registry import RegistryClient
+
+    print(RegistryClient(store).register_model(source, name).version, flush=True)
+
+
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     if mode == "log":
         store, experiment, metrics, params, tags, worker = args
         log(store, experiment, int(metrics), int(params), int(tags), worker)
+    elif mode == "register":
+        register(*args)
     elif mode == "crash":
         crash(args[0], int(args[1]))
     else:

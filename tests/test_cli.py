@@ -182,6 +182,41 @@ def test_demo_runs_end_to_end_in_a_fresh_process(tmp_path):
     lines = [line.split() for line in out.splitlines()]
     result = lines.index(["max_depth", "runs", "best_accuracy"])
     assert [line[:2] for line in lines[result + 1:result + 4]] == [["2", "1"], ["4", "1"], ["6", "1"]]
+    assert "models:/churn_gbt@Champion scored 500 rows with transform" in out
+    assert "models:/churn_rf@Champion scored 500 rows through Arrow (mapInPandas)" in out
     assert f"Starting Spark and opening store at {store}" in err and "Demo done in " in err
     assert "Traceback" not in err
     assert ":: resolving dependencies" not in err and "Ivy" not in out + err  # held back on success
+
+
+# -- models -------------------------------------------------------------------------------------
+def test_models_commands_list_describe_tag_and_move_aliases(capsys, store, tmp_path):
+    from sparktrack.registry import RegistryClient
+
+    spark = sparktrack.tracking.fluent.client().spark
+    data = str(tmp_path / "train")
+    spark.range(3).write.format("delta").save(data)
+    with sparktrack.start_run() as run:
+        sparktrack.log_input(spark.read.format("delta").load(data), context="training")
+    registry = RegistryClient(store, policy={})
+    for _ in range(2):
+        registry.register_model(f"runs:/{run.info.run_id}/model", "churn")
+
+    code, out, _ = cli(capsys, "models", "list", "--store", store)
+    assert code == 0 and table_rows(out)[0][0] == "churn"
+    code, _, err = cli(capsys, "models", "set-alias", "churn", "Champion", "2", "--store", store)
+    assert code == 0 and "churn@Champion -> version 2" in err
+    code, _, _ = cli(capsys, "models", "tag", "churn", "2", "validation_status", "approved", "--store", store)
+    assert code == 0
+    code, out, _ = cli(capsys, "models", "describe", "churn", "--alias", "Champion", "--format", "json",
+                       "--store", store)
+    described = json.loads(out)[0]
+    assert code == 0 and described["version"] == 2 and described["aliases"] == "Champion"
+    assert json.loads(described["tags"]) == {"validation_status": "approved"}
+    assert described["training_data"] == f"file:{data}@v0"
+    code, out, _ = cli(capsys, "models", "versions", "churn", "--format", "csv", "--store", store)
+    assert [r["version"] for r in csv.DictReader(io.StringIO(out))] == ["2", "1"]
+    code, _, err = cli(capsys, "models", "versions", "nope", "--store", store)
+    assert code == 2 and "error: Registered model 'nope' does not exist" in err
+    code, _, err = cli(capsys, "models", "set-alias", "churn", "latest", "1", "--store", store)
+    assert code == 2 and "Invalid alias 'latest'" in err

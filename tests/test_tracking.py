@@ -293,3 +293,35 @@ def test_log_input_records_the_delta_table_and_the_version_read(client, tmp_path
     sources = {r.source for r in spark.sql(
         f"SELECT source FROM sparktrack.inputs WHERE run_id = '{run.info.run_id}'").collect()}
     assert sources == {f"file:{path}"}
+
+
+def test_a_store_from_a_newer_sparktrack_is_refused(client):
+    from sparktrack.errors import SchemaVersionError
+    from sparktrack.store import tables
+    from sparktrack.store.delta_store import DeltaStore
+
+    delta = client._delta
+    delta.append(tables.STORE_META, [(tables.SCHEMA_VERSION + 1, "9.9.9", 0)])
+    with pytest.raises(SchemaVersionError, match=f"schema version {tables.SCHEMA_VERSION + 1}, but this"):
+        DeltaStore(client.spark, client.store_root)
+
+
+@pytest.mark.slow
+def test_a_session_without_delta_gets_an_error_naming_the_settings(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "from pyspark.sql import SparkSession\n"
+        "SparkSession.builder.master('local[1]').config('spark.ui.enabled', 'false').getOrCreate()\n"
+        "import sparktrack\n"
+        "from sparktrack.errors import SessionError\n"
+        "try:\n"
+        f"    sparktrack.TrackingClient({str(tmp_path / 'store')!r})\n"
+        "except SessionError as exc:\n"
+        "    print('SessionError:', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "SessionError: The SparkSession has no Delta Lake support" in out.stdout, out.stderr[-2000:]
+    assert "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension" in out.stdout
+    assert not (tmp_path / "store").exists()  # nothing was written

@@ -6,6 +6,7 @@ Writes are blind appends (``append``) except where a uniqueness rule must hold a
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import os
@@ -99,13 +100,24 @@ class DeltaStore:
     def table(self, table: Table | str) -> DataFrame:
         return self.spark.read.format("delta").load(self.path(table))
 
-    def view(self, name: str) -> DataFrame:
-        return self.spark.sql(self.view_sql(name))
+    def view(self, name: str, as_of: dt.datetime | None = None) -> DataFrame:
+        return self.spark.sql(self.view_sql(name, as_of))
 
-    def view_sql(self, name: str) -> str:
-        """A view's SQL, reading tables by path, with the views it builds on inlined."""
-        quoted = {t.name: f"delta.`{self.path(t).replace('`', '``')}`" for t in tables.ALL_TABLES}
-        inner = {v: f"({self.view_sql(v)})" for v in tables.VIEWS if "{v[" + v + "]}" in tables.VIEWS[name]}
+    def view_sql(self, name: str, as_of: dt.datetime | None = None) -> str:
+        """A view's SQL, reading tables by path, with the views it builds on inlined.
+
+        With ``as_of``, every table is read as it stood then: the tables are append-only, so that
+        is the rows written at or before ``as_of``."""
+        quoted = {}
+        for t in tables.ALL_TABLES:
+            ref = f"delta.`{self.path(t).replace('`', '``')}`"
+            if as_of is not None:
+                micros = int(as_of.timestamp() * 1_000_000)  # no time zone involved
+                ref = f"(SELECT * FROM {ref} WHERE {tables.TIME_COLUMNS[t.name]} <= timestamp_micros({micros}))"
+            quoted[t.name] = ref
+        inner = {
+            v: f"({self.view_sql(v, as_of)})" for v in tables.VIEWS if "{v[" + v + "]}" in tables.VIEWS[name]
+        }
         return tables.VIEWS[name].format(t=quoted, v=inner)
 
     # -- bootstrap ----------------------------------------------------------------------------
@@ -177,7 +189,7 @@ class DeltaStore:
         writer = self.frame(table, rows).write.format("delta").mode("append")
         if marker is not None:
             writer = writer.option("userMetadata", marker)
-        with self._locks[table.name].hold():
+        with self.locked(table):
             self.retry(lambda: writer.save(self.path(table)))
 
     def commit_batch(self, batch: dict[str, list[tuple]], txn: tuple[str, int]) -> None:
@@ -216,24 +228,31 @@ class DeltaStore:
         """Collect several small queries at once (one Spark job each, run side by side)."""
         return list(self._pool.map(lambda frame: frame.collect(), frames))
 
-    def insert_if_absent(self, table: Table, rows: list[tuple], key: str) -> None:
-        """Insert rows whose ``key`` is not yet in the table (an insert-only MERGE).
+    def locked(self, table: Table):
+        """Hold the table's commit lock (local stores; re-entrant), e.g. around a read-then-MERGE."""
+        return self._locks[table.name].hold()
+
+    def insert_if_absent(self, table: Table, rows: list[tuple], key: str | tuple[str, ...]) -> None:
+        """Insert rows whose ``key`` (a column or columns) is not yet in the table: an
+        insert-only MERGE.
 
         The MERGE reads the table, so two concurrent inserts of the same key conflict in Delta
         and the loser retries, then finds the key present."""
         from delta.tables import DeltaTable
 
+        keys = (key,) if isinstance(key, str) else key
+        condition = " AND ".join(f"t.{k} = s.{k}" for k in keys)
         source = self.frame(table, rows)
 
         def merge() -> None:
             (
                 DeltaTable.forPath(self.spark, self.path(table)).alias("t")
-                .merge(source.alias("s"), f"t.{key} = s.{key}")
+                .merge(source.alias("s"), condition)
                 .whenNotMatchedInsertAll()
                 .execute()
             )
 
-        with self._locks[table.name].hold():
+        with self.locked(table):
             self.retry(merge)
 
     def retry(self, action: Callable[[], T], attempts: int = 20) -> T:

@@ -77,9 +77,38 @@ INPUTS = Table(name="inputs", doc="Datasets a run logged as inputs.", schema=_sc
     ("context", S, True), ("logged_at", T, False),
 ))
 
+REGISTERED_MODELS = Table(
+    name="registered_models", doc="One row per registered model name ever used (MERGE on name).",
+    schema=_schema(
+        ("model_id", S, False), ("name", S, False), ("creation_time", T, False),
+        ("user_id", S, True), ("renamed_from", S, True),
+    ))
+MODEL_VERSIONS = Table(
+    name="model_versions", doc="One row per model version (MERGE on model_id, version).",
+    schema=_schema(
+        ("model_id", S, False), ("version", L, False), ("version_id", S, False),
+        ("source", S, False), ("run_id", S, True), ("creation_time", T, False), ("user_id", S, True),
+    ))
+REGISTRY_EVENTS = Table(
+    name="registry_events", doc="Every registry change: the audit log and the source of state.",
+    schema=_schema(
+        ("event_id", S, False), ("event_time", T, False), ("seq", L, False), ("user_id", S, True),
+        ("model_id", S, False), ("name", S, False), ("version", L, True), ("action", S, False),
+        ("key", S, True), ("value", S, True), ("before", S, True), ("after", S, True),
+    ))
+
 ALL_TABLES = (
     STORE_META, EXPERIMENTS, EXPERIMENT_EVENTS, RUNS, RUN_EVENTS, PARAMS, TAGS, METRICS, INPUTS,
+    REGISTERED_MODELS, MODEL_VERSIONS, REGISTRY_EVENTS,
 )
+
+#: The column that says when each row was written, for reads "as of" a time.
+TIME_COLUMNS = {
+    "store_meta": "created_at", "experiments": "creation_time", "experiment_events": "event_time",
+    "runs": "start_time", "run_events": "event_time", "params": "logged_at", "tags": "logged_at",
+    "metrics": "timestamp", "inputs": "logged_at", "registered_models": "creation_time",
+    "model_versions": "creation_time", "registry_events": "event_time",
+}
 BY_NAME = {table.name: table for table in ALL_TABLES}
 
 # --------------------------------------------------------------------------------------------------
@@ -159,6 +188,88 @@ VIEWS: dict[str, str] = {
     """,
 }
 
+_LATEST = "max_by({col}, struct(event_time, seq))"
+
+
+def _current_entries(set_action: str, delete_action: str, group: str) -> str:
+    """(group..., key, value) of keys whose latest event is ``set_action`` (not deleted)."""
+    return f"""
+        SELECT {group}, key, latest.value AS value FROM (
+            SELECT {group}, key, max_by(struct(value, action), struct(event_time, seq)) AS latest
+            FROM {{t[registry_events]}}
+            WHERE action IN ('{set_action}', '{delete_action}') GROUP BY {group}, key
+        ) WHERE latest.action = '{set_action}'
+    """
+
+
+VIEWS["registered_models_current"] = f"""
+    SELECT m.model_id, coalesce(e.renamed_to, m.name) AS name, m.creation_time,
+           greatest(m.creation_time, coalesce(e.last_event, m.creation_time)) AS last_updated_time,
+           e.description, coalesce(e.deleted, false) AS deleted,
+           coalesce(g.entries, map()) AS tags,
+           coalesce(a.aliases, map()) AS aliases, m.user_id
+    FROM (SELECT * FROM {{t[registered_models]}} WHERE renamed_from IS NULL) m
+    LEFT JOIN (
+        SELECT model_id, max(event_time) AS last_event,
+               {_LATEST.format(col="value")} FILTER (WHERE action = 'rename_model') AS renamed_to,
+               {_LATEST.format(col="value")} FILTER (WHERE action = 'set_model_description') AS description,
+               {_LATEST.format(col="action = 'delete_model'")}
+                   FILTER (WHERE action IN ('delete_model', 'restore_model')) AS deleted
+        FROM {{t[registry_events]}} GROUP BY model_id
+    ) e USING (model_id)
+    LEFT JOIN (
+        SELECT model_id, map_from_entries(collect_list(struct(key, value))) AS entries
+        FROM ({_current_entries("set_model_tag", "delete_model_tag", "model_id")}) GROUP BY model_id
+    ) g USING (model_id)
+    LEFT JOIN (
+        SELECT model_id, map_from_entries(collect_list(struct(key, CAST(value AS BIGINT)))) AS aliases
+        FROM ({_current_entries("set_alias", "delete_alias", "model_id")}) GROUP BY model_id
+    ) a USING (model_id)
+"""
+
+VIEWS["model_versions_current"] = f"""
+    SELECT r.name, v.version, v.model_id, v.source, v.run_id, v.creation_time,
+           greatest(v.creation_time, coalesce(e.last_event, v.creation_time)) AS last_updated_time,
+           coalesce(e.stage, 'None') AS current_stage, e.description,
+           coalesce(e.deleted, false) AS deleted, 'READY' AS status,
+           coalesce(g.entries, map()) AS tags,
+           coalesce(al.aliases, array()) AS aliases, v.user_id
+    FROM {{t[model_versions]}} v
+    JOIN {{v[registered_models_current]}} r USING (model_id)
+    LEFT JOIN (
+        SELECT model_id, version, max(event_time) AS last_event,
+               {_LATEST.format(col="value")} FILTER (WHERE action = 'transition_stage') AS stage,
+               {_LATEST.format(col="value")} FILTER (WHERE action = 'set_version_description') AS description,
+               {_LATEST.format(col="action = 'delete_version'")}
+                   FILTER (WHERE action IN ('delete_version', 'restore_version')) AS deleted
+        FROM {{t[registry_events]}} WHERE version IS NOT NULL GROUP BY model_id, version
+    ) e USING (model_id, version)
+    LEFT JOIN (
+        SELECT model_id, version, map_from_entries(collect_list(struct(key, value))) AS entries
+        FROM ({_current_entries("set_version_tag", "delete_version_tag", "model_id, version")})
+        GROUP BY model_id, version
+    ) g USING (model_id, version)
+    LEFT JOIN (
+        SELECT model_id, CAST(value AS BIGINT) AS version, sort_array(collect_list(key)) AS aliases
+        FROM ({_current_entries("set_alias", "delete_alias", "model_id")}) GROUP BY model_id, value
+    ) al USING (model_id, version)
+"""
+
+VIEWS["model_lineage"] = """
+    SELECT mv.name, mv.version, mv.aliases, mv.current_stage, mv.run_id, mv.source,
+           r.experiment_id, r.run_name, r.status AS run_status,
+           r.tags['sparktrack.source.git.commit'] AS git_commit,
+           r.tags['sparktrack.source.name'] AS source_name,
+           r.params, r.metrics, coalesce(i.inputs, array()) AS inputs
+    FROM {v[model_versions_current]} mv
+    LEFT JOIN {v[runs_current]} r USING (run_id)
+    LEFT JOIN (
+        SELECT run_id,
+               collect_list(struct(name, source_type, source, delta_version, context)) AS inputs
+        FROM {t[inputs]} GROUP BY run_id
+    ) i USING (run_id)
+"""
+
 #: The names users see in the ``sparktrack`` database: view name -> (kind, source).
 CATALOG_NAMES: dict[str, tuple[str, str]] = {
     "experiments": ("view", "experiments_current"),
@@ -174,4 +285,8 @@ CATALOG_NAMES: dict[str, tuple[str, str]] = {
     "tags_log": ("table", "tags"),
     "runs_log": ("table", "runs"),
     "experiments_log": ("table", "experiments"),
+    "registered_models": ("view", "registered_models_current"),
+    "model_versions": ("view", "model_versions_current"),
+    "model_lineage": ("view", "model_lineage"),
+    "registry_audit": ("table", "registry_events"),
 }

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
 
 from sparktrack.entities import (
@@ -185,7 +184,7 @@ class TrackingClient:
         metric = Metric(
             key=validation.validate_key(key, "metric"),
             value=validation.validate_metric_value(key, value),
-            timestamp=int(time.time() * 1000) if timestamp is None else validation.validate_timestamp(timestamp),
+            timestamp=now_ms() if timestamp is None else validation.validate_timestamp(timestamp),
             step=0 if step is None else validation.validate_step(step),
         )
         self._store.log_metric(run_id, metric)

@@ -32,23 +32,26 @@ from __future__ import annotations
 
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from sparktrack.errors import FilterSyntaxError
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column
+    from pyspark.sql import Column, DataFrame
 
 __all__ = [
     "Comparison",
     "SearchSchema",
     "RUNS",
     "EXPERIMENTS",
+    "MODEL_VERSIONS",
+    "REGISTERED_MODELS",
     "parse_filter",
     "compile_filter",
     "compile_order_by",
+    "apply",
 ]
 
 NUMBER_OPS = ("=", "!=", "<", "<=", ">", ">=")
@@ -85,6 +88,7 @@ class SearchSchema:
     time_attributes: dict[str, str]  # attribute key -> TIMESTAMP column, compared as epoch ms
     numeric_entities: frozenset[str]  # map entities whose values are numbers
     default_order: tuple[tuple[str, str], ...]  # (column, "ASC" | "DESC") tie-breakers, in order
+    number_attributes: dict[str, str] = field(default_factory=dict)  # attribute key -> numeric column
 
     def prefixes(self) -> str:
         names = [f"{_PLURAL[e]}.<key>" for e in ("metric", "param", "tag") if e in self.map_columns]
@@ -92,10 +96,10 @@ class SearchSchema:
 
     def bare_attributes(self) -> frozenset[str]:
         """Attribute names that may be written without the ``attributes.`` prefix."""
-        return frozenset(self.string_attributes) | frozenset(self.time_attributes)
+        return frozenset(self.string_attributes) | frozenset(self.time_attributes) | frozenset(self.number_attributes)
 
     def attribute_names(self) -> str:
-        return ", ".join(sorted({*self.string_attributes, *self.time_attributes}))
+        return ", ".join(sorted({*self.string_attributes, *self.time_attributes, *self.number_attributes}))
 
 
 RUNS = SearchSchema(
@@ -109,6 +113,25 @@ RUNS = SearchSchema(
     time_attributes={"start_time": "start_time", "end_time": "end_time", "created": "start_time"},
     numeric_entities=frozenset({"metric"}),
     default_order=(("start_time", "DESC"), ("run_id", "ASC")),
+)
+
+MODEL_VERSIONS = SearchSchema(
+    name="model versions",
+    map_columns={"tag": "tags"},
+    string_attributes={key: key for key in ("name", "run_id", "source", "current_stage", "user_id")},
+    time_attributes={"creation_time": "creation_time", "last_updated_time": "last_updated_time"},
+    number_attributes={"version_number": "version", "version": "version"},
+    numeric_entities=frozenset(),
+    default_order=(("name", "ASC"), ("version", "DESC")),
+)
+
+REGISTERED_MODELS = SearchSchema(
+    name="registered models",
+    map_columns={"tag": "tags"},
+    string_attributes={"name": "name", "description": "description"},
+    time_attributes={"creation_time": "creation_time", "last_updated_time": "last_updated_time"},
+    numeric_entities=frozenset(),
+    default_order=(("name", "ASC"),),
 )
 
 EXPERIMENTS = SearchSchema(
@@ -437,7 +460,7 @@ def parse_filter(text: str | None) -> list[Comparison]:
 class _Target:
     """Where a comparison's left-hand side lives in the DataFrame."""
 
-    kind: str  # "map" | "string" | "time"
+    kind: str  # "map" | "string" | "time" | "number"
     column: str
     key: str = ""
     numeric: bool = False
@@ -463,6 +486,8 @@ def _resolve(text: str, identifier: _Identifier, schema: SearchSchema) -> _Targe
             return _Target(kind="string", column=schema.string_attributes[key])
         if key in schema.time_attributes:
             return _Target(kind="time", column=schema.time_attributes[key])
+        if key in schema.number_attributes:
+            return _Target(kind="number", column=schema.number_attributes[key])
         raise _fail(text, identifier.position, f"Unknown attribute {key!r} for {schema.name}: "
                                                f"valid attributes are {schema.attribute_names()}")
     if entity not in schema.map_columns:
@@ -479,6 +504,8 @@ def _bind(text: str, parsed: _Parsed, schema: SearchSchema) -> _Target:
         _check_kind(text, parsed, *_entity_kind(parsed.comparison.entity, schema.numeric_entities))
     elif target.kind == "time":
         _check_kind(text, parsed, "number", f"time attributes like {name!r} (epoch milliseconds)")
+    elif target.kind == "number":
+        _check_kind(text, parsed, "number", f"numeric attributes like {name!r}")
     else:
         _check_kind(text, parsed, "string", f"string attributes like {name!r}")
     return target
@@ -566,3 +593,11 @@ def compile_order_by(clauses: list[str] | None, schema: SearchSchema) -> list[Co
         default = _Target(kind="string", column=name)
         columns.extend(_sort_columns(default, direction.upper() == "ASC"))
     return columns
+
+
+def apply(frame: DataFrame, filter_string: str | None, order_by: list[str] | None,
+          schema: SearchSchema) -> DataFrame:
+    """``frame`` filtered by ``filter_string`` and sorted by ``order_by`` (then the defaults)."""
+    condition = compile_filter(filter_string, schema)
+    ordering = compile_order_by(list(order_by or []), schema)
+    return (frame if condition is None else frame.filter(condition)).orderBy(*ordering)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import atexit
 import threading
-import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from sparktrack.entities import Experiment, Metric, Param, Run, RunStatus, RunTag, ViewType
+from sparktrack.entities import Experiment, Metric, Param, Run, RunStatus, RunTag, ViewType, now_ms
 from sparktrack.errors import RunStateError
 from sparktrack.tracking.client import SEARCH_MAX_RESULTS_DEFAULT, OutputFormat, TrackingClient
 from sparktrack.tracking.experiments import DEFAULT_EXPERIMENT_ID
@@ -223,7 +222,7 @@ def log_metric(key: str, value: float, step: int | None = None, timestamp: int |
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None,
                 timestamp: int | None = None) -> None:
-    now = int(time.time() * 1000) if timestamp is None else timestamp
+    now = now_ms() if timestamp is None else timestamp
     client().log_batch(_run_id(), metrics=[
         Metric(key=k, value=v, timestamp=now, step=0 if step is None else step)
         for k, v in metrics.items()

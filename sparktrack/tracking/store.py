@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import abc
 import itertools
-import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
@@ -132,7 +131,6 @@ class DeltaTrackingStore(AbstractTrackingStore):
         self._runs: dict[str, _KnownRun] = {}
         self._experiments: dict[str, Experiment] = {}
         self._seq = itertools.count(1)
-        self._lock = threading.Lock()
 
     # -- experiments --------------------------------------------------------------------------
     def create_experiment(self, name: str, artifact_location: str | None, tags: dict[str, str]) -> str:
@@ -190,10 +188,7 @@ class DeltaTrackingStore(AbstractTrackingStore):
         from sparktrack.tracking import filters
 
         frame = self._experiments_frame().filter(F.col("lifecycle_stage").isin(*view_type.stages()))
-        condition = filters.compile_filter(filter_string, filters.EXPERIMENTS)
-        if condition is not None:
-            frame = frame.filter(condition)
-        frame = frame.orderBy(*filters.compile_order_by(list(order_by or []), filters.EXPERIMENTS))
+        frame = filters.apply(frame, filter_string, list(order_by or []), filters.EXPERIMENTS)
         return [Experiment.from_row(row) for row in frame.limit(max_results).collect()]
 
     def set_experiment_lifecycle(self, experiment_id: str, stage: LifecycleStage) -> None:
@@ -387,16 +382,13 @@ class DeltaTrackingStore(AbstractTrackingStore):
 
         from sparktrack.tracking import filters
 
-        condition = filters.compile_filter(filter_string, filters.RUNS)
-        ordering = filters.compile_order_by(list(order_by or []), filters.RUNS)
+        filters.compile_filter(filter_string, filters.RUNS)  # a malformed filter fails before any I/O
         self.flush()
         frame = self.runs_frame().filter(
             F.col("experiment_id").isin(*experiment_ids)
             & F.col("lifecycle_stage").isin(*view_type.stages())
         )
-        if condition is not None:
-            frame = frame.filter(condition)
-        frame = frame.orderBy(*ordering)
+        frame = filters.apply(frame, filter_string, list(order_by or []), filters.RUNS)
         return frame.limit(max_results) if max_results is not None else frame
 
     def flush(self) -> None:

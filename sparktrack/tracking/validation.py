@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 import posixpath
 import re
@@ -66,10 +65,7 @@ def validate_timestamp(timestamp: object) -> int:
 
 
 def _text(kind: str, key: str, value: object, limit: int) -> str:
-    if isinstance(value, float) and not math.isfinite(value):
-        text = str(value)
-    else:
-        text = value if isinstance(value, str) else str(value)
+    text = value if isinstance(value, str) else str(value)
     if len(text) > limit:
         raise LimitExceededError(f"{kind} {key!r} value", len(text), limit, text)
     return text

@@ -1,0 +1,200 @@
+"""The generic Python flavor: any object with ``predict(pandas.DataFrame)`` (or a plain function
+of a pandas DataFrame), pickled with cloudpickle. A Spark DataFrame is scored through Arrow with
+``mapInPandas``: the model travels to the executors inside the scoring function.
+
+The model's classes must be importable wherever it is loaded (classes defined in ``__main__`` or
+inside a function are pickled by value and need nothing)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import warnings
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from sparktrack.errors import InvalidValueError
+from sparktrack.models import writer
+from sparktrack.models.base import LoadedModel, ModelInfo
+from sparktrack.models.descriptor import (
+    DEFAULT_OUTPUT_COLUMN,
+    DEFAULT_OUTPUT_TYPE,
+    PYTHON_FUNCTION,
+    SKLEARN,
+    ModelDescriptor,
+)
+from sparktrack.models.errors import FlavorMismatchError, UnsupportedModelError
+from sparktrack.models.signature import (
+    check_columns,
+    example_records,
+    is_pandas_frame,
+    parse_type,
+    signature_of,
+    spark_type_of_values,
+)
+from sparktrack.models.uris import LocatedModel, locate
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame
+
+DATA_PATH = "python_model.pkl"
+PYTHON_FLAVORS = (PYTHON_FUNCTION, SKLEARN)
+
+
+class PythonModel(LoadedModel):
+    """A logged Python model (python_function or sklearn flavor).
+
+    ``predict(pandas_frame)`` returns the model's predictions; ``predict(spark_df)`` returns
+    ``spark_df`` with the output column added, computed with ``mapInPandas``."""
+
+    def _predict_pandas(self, frame: pd.DataFrame) -> Any:
+        columns = self.descriptor.input_columns
+        return _predict_function(self.native)(frame if columns is None else frame[columns])
+
+    def _predict_spark(self, df: DataFrame) -> DataFrame:
+        from pyspark.sql.types import StructField, StructType
+
+        output = StructField(self.output_column, parse_type(self.descriptor.output_type), True)
+        schema = StructType(df.schema.fields + [output])
+        scorer = _batch_scorer(_predict_function(self.native), self.descriptor.input_columns,
+                               self.output_column)
+        return df.mapInPandas(scorer, schema)
+
+
+def log_model(python_model: Any, artifact_path: str, *, input_example: Any = None,
+              signature: Any = None, output_column: str = DEFAULT_OUTPUT_COLUMN,
+              output_type: str | None = None, registered_model_name: str | None = None,
+              run_id: str | None = None) -> ModelInfo:
+    """Pickle a Python model into the run's artifacts at ``artifact_path``.
+
+    ``python_model`` has ``predict(pandas.DataFrame)`` returning an array or Series, or is itself
+    such a function. ``input_example`` (a pandas DataFrame) gives the signature when none is
+    given, and is scored once to learn the output type (``output_type`` overrides it; the default
+    is ``double``)."""
+    if not callable(getattr(python_model, "predict", None)) and not callable(python_model):
+        raise UnsupportedModelError(
+            "pyfunc.log_model", python_model,
+            "an object with a predict(pandas.DataFrame) method, or a function of a pandas DataFrame",
+        )
+    return log_python_model(python_model, artifact_path, flavor=PYTHON_FUNCTION,
+                            versions={}, input_example=input_example, signature=signature,
+                            output_column=output_column, output_type=output_type,
+                            registered_model_name=registered_model_name, run_id=run_id)
+
+
+def load_model(model_uri: str) -> PythonModel:
+    """Load a python_function or sklearn model (any model URI ``sparktrack.models`` accepts)."""
+    return load_python_model(model_uri, PYTHON_FLAVORS, "sparktrack.models.pyfunc.load_model")
+
+
+# -- shared with the sklearn flavor ----------------------------------------------------------------
+def log_python_model(model: Any, artifact_path: str, *, flavor: str, versions: dict[str, str],
+                     input_example: Any, signature: Any, output_column: str,
+                     output_type: str | None, registered_model_name: str | None,
+                     run_id: str | None) -> ModelInfo:
+    from pyspark import cloudpickle
+
+    if input_example is not None and not is_pandas_frame(input_example):
+        raise InvalidValueError("input_example", input_example, "a pandas DataFrame")
+    columns = signature_of(signature, input_example)
+    names = None if columns is None else [column["name"] for column in columns]
+    if input_example is not None:
+        check_columns([str(c) for c in input_example.columns], names, None, "the signature")
+    target = writer.prepare(artifact_path, run_id=run_id, output_column=output_column,
+                            registered_model_name=registered_model_name)
+    if output_type is not None:
+        output_type = _canonical_type(output_type)
+    else:
+        output_type = DEFAULT_OUTPUT_TYPE
+        if input_example is not None:
+            example = input_example if names is None else input_example[names]
+            output_type = spark_type_of_values(_predict_function(model)(example.head(5)))
+    with tempfile.TemporaryDirectory(prefix="sparktrack-model-") as tmp:
+        local = os.path.join(tmp, DATA_PATH)
+        with open(local, "wb") as handle:
+            cloudpickle.dump(model, handle)
+        target.repository.log_artifact(local)
+    return writer.finish(
+        target, flavor=flavor, data_path=DATA_PATH,
+        versions=writer.library_versions(cloudpickle=cloudpickle.__version__, **versions),
+        signature=columns, input_example=example_records(input_example),
+        output_column=output_column, output_type=output_type,
+        registered_model_name=registered_model_name,
+    )
+
+
+def load_python_model(model_uri: str | LocatedModel, flavors: tuple[str, ...],
+                      loader: str) -> PythonModel:
+    from sparktrack.store.artifacts import ArtifactRepository
+
+    located = model_uri if isinstance(model_uri, LocatedModel) else locate(model_uri)
+    descriptor = located.descriptor
+    if descriptor.flavor not in flavors:
+        raise FlavorMismatchError(located.uri, descriptor.flavor, flavors, loader)
+    _warn_on_version_drift(descriptor)
+    with tempfile.TemporaryDirectory(prefix="sparktrack-model-") as tmp:
+        local = ArtifactRepository(located.spark, located.uri).download(descriptor.data_path, tmp)
+        with open(local, "rb") as handle:
+            native = pickle.load(handle)
+    return PythonModel(native, descriptor, located.uri)
+
+
+def _canonical_type(output_type: Any) -> str:
+    expected = "a Spark SQL type string such as 'double', 'bigint', 'string' or 'array<double>'"
+    if not isinstance(output_type, str) or not output_type.strip():
+        raise InvalidValueError("output_type", output_type, expected)
+    try:
+        return parse_type(output_type).simpleString()
+    except Exception:  # noqa: BLE001 - Spark's parser raises ParseException and friends
+        raise InvalidValueError("output_type", output_type, expected) from None
+
+
+def _predict_function(model: Any) -> Callable[[Any], Any]:
+    predict = getattr(model, "predict", None)
+    return predict if callable(predict) else model
+
+
+def _warn_on_version_drift(descriptor: ModelDescriptor) -> None:
+    import platform
+
+    current = {"python": platform.python_version()}
+    if descriptor.flavor == SKLEARN:
+        import sklearn
+
+        current["sklearn"] = sklearn.__version__
+    for library, now in current.items():
+        then = descriptor.library_versions.get(library)
+        if then and then.split(".")[:2] != now.split(".")[:2]:
+            warnings.warn(
+                f"The model at {descriptor.run_id}/{descriptor.artifact_path} was logged with "
+                f"{library} {then}; this process has {now}. Unpickling across versions may fail "
+                "or change predictions.",
+                stacklevel=3,
+            )
+
+
+def _batch_scorer(predict: Callable[[Any], Any], columns: list[str] | None,
+                  output_column: str) -> Callable[[Iterator[Any]], Iterator[Any]]:
+    """The function mapInPandas runs on the executors. It is pickled by value with only what it
+    closes over (the model's predict and two names), so executors need no sparktrack."""
+
+    def score(batches: Iterator[Any]) -> Iterator[Any]:
+        import numpy as np
+        import pandas as pd
+
+        for batch in batches:
+            if len(batch) == 0:
+                yield batch.assign(**{output_column: pd.Series([], dtype=object)})
+                continue
+            values = np.asarray(predict(batch if columns is None else batch[columns]))
+            if values.ndim == 2 and values.shape[1] == 1:
+                values = values.ravel()
+            if values.shape != (len(batch),):
+                raise ValueError(
+                    f"The model returned predictions of shape {values.shape} for {len(batch)} "
+                    "rows; predict() must return one value per row."
+                )
+            yield batch.assign(**{output_column: values})
+
+    return score

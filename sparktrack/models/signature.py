@@ -1,0 +1,130 @@
+"""Input signatures, input examples and output types, from Spark and pandas frames alike.
+
+A signature is a list of ``{"name": ..., "type": ...}`` where the type is a Spark SQL type string
+(``double``, ``bigint``, ``string``, ``vector``...), whichever kind of frame it came from, so a
+model logged from pandas scores a Spark table with the same column names.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Sequence
+
+from sparktrack.errors import InvalidValueError
+from sparktrack.models.errors import MissingColumnsError, OutputColumnExistsError
+
+if TYPE_CHECKING:
+    from pyspark.sql.types import DataType, StructType
+
+EXAMPLE_ROWS = 5
+SIGNATURE_EXPECTED = (
+    "a Spark StructType or DataFrame, a pandas DataFrame, or a list of "
+    "{'name': ..., 'type': ...} dicts"
+)
+
+
+def is_spark_frame(data: Any) -> bool:
+    from pyspark.sql import DataFrame
+
+    return isinstance(data, DataFrame)
+
+
+def is_pandas_frame(data: Any) -> bool:
+    import pandas as pd
+
+    return isinstance(data, pd.DataFrame)
+
+
+def from_struct(schema: StructType) -> list[dict[str, str]]:
+    return [{"name": f.name, "type": f.dataType.simpleString()} for f in schema.fields]
+
+
+def from_pandas(frame: Any) -> list[dict[str, str]]:
+    """Spark SQL types for a pandas frame's columns, as Arrow (hence mapInPandas) maps them."""
+    import pyarrow as pa
+
+    signature = []
+    for name in frame.columns:
+        column = frame[name]
+        try:
+            arrow_type = pa.Array.from_pandas(column.head(1000)).type
+            type_name = spark_type_of_arrow(arrow_type)
+        except Exception:  # noqa: BLE001 - an exotic dtype: record pandas' name for it
+            type_name = str(column.dtype)
+        signature.append({"name": str(name), "type": type_name})
+    return signature
+
+
+def spark_type_of_arrow(arrow_type: Any) -> str:
+    from pyspark.sql.pandas.types import from_arrow_type
+
+    return from_arrow_type(arrow_type).simpleString()
+
+
+def spark_type_of_values(values: Any) -> str:
+    """The Spark SQL type of a model's predictions (array-like), as Arrow maps them."""
+    import numpy as np
+    import pyarrow as pa
+
+    array = np.asarray(values)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array.ravel()
+    return spark_type_of_arrow(pa.array(array).type)
+
+
+def parse_type(type_string: str) -> DataType:
+    from pyspark.sql.types import _parse_datatype_string
+
+    return _parse_datatype_string(type_string)
+
+
+def signature_of(signature: Any, input_example: Any = None) -> list[dict[str, str]] | None:
+    """The signature given (any accepted form), else the input example's schema, else None."""
+    if input_example is not None and not (is_spark_frame(input_example)
+                                          or is_pandas_frame(input_example)):
+        raise InvalidValueError("input_example", input_example, "a Spark or pandas DataFrame")
+    if signature is None:
+        if input_example is None:
+            return None
+        signature = input_example
+    from pyspark.sql.types import StructType
+
+    if isinstance(signature, StructType):
+        return from_struct(signature)
+    if is_spark_frame(signature):
+        return from_struct(signature.schema)
+    if is_pandas_frame(signature):
+        return from_pandas(signature)
+    if isinstance(signature, (list, tuple)) and all(
+        isinstance(c, dict) and set(c) == {"name", "type"}
+        and isinstance(c["name"], str) and isinstance(c["type"], str)
+        for c in signature
+    ):
+        return [dict(column) for column in signature]
+    raise InvalidValueError("signature", signature, SIGNATURE_EXPECTED)
+
+
+def example_records(input_example: Any) -> list[dict[str, Any]] | None:
+    """Up to five rows of a Spark or pandas frame as JSON records."""
+    if input_example is None:
+        return None
+    if is_spark_frame(input_example):
+        from pyspark.sql import functions as F
+
+        rows = input_example.limit(EXAMPLE_ROWS).select(F.to_json(F.struct("*"))).collect()
+        return [json.loads(row[0]) for row in rows]
+    if is_pandas_frame(input_example):
+        text = input_example.head(EXAMPLE_ROWS).to_json(orient="records", date_format="iso")
+        return json.loads(text)
+    raise InvalidValueError("input_example", input_example, "a Spark or pandas DataFrame")
+
+
+def check_columns(columns: Sequence[str], required: Sequence[str] | None, output_column: str | None,
+                  model: str = "the model") -> None:
+    """Raise if ``columns`` lack a signature column, or already hold the output column."""
+    if required is not None:
+        missing = [name for name in required if name not in columns]
+        if missing:
+            raise MissingColumnsError(missing, columns, model)
+    if output_column is not None and output_column in columns:
+        raise OutputColumnExistsError(output_column, columns)

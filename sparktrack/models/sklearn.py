@@ -1,0 +1,44 @@
+"""The scikit-learn flavor: an estimator pickled with cloudpickle (bundled with pyspark), scored
+on pandas directly and on Spark through Arrow (``mapInPandas``).
+
+scikit-learn is imported inside the functions, so importing sparktrack never imports it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sparktrack.models.base import ModelInfo
+from sparktrack.models.descriptor import DEFAULT_OUTPUT_COLUMN, SKLEARN
+from sparktrack.models.errors import UnsupportedModelError
+from sparktrack.models.pyfunc import PythonModel, load_python_model, log_python_model
+
+__all__ = ["PythonModel", "load_model", "log_model"]
+
+
+def log_model(estimator: Any, artifact_path: str, *, input_example: Any = None,
+              signature: Any = None, output_column: str = DEFAULT_OUTPUT_COLUMN,
+              output_type: str | None = None, registered_model_name: str | None = None,
+              run_id: str | None = None) -> ModelInfo:
+    """Pickle a fitted scikit-learn estimator (or Pipeline) into the run's artifacts.
+
+    ``input_example`` (a pandas DataFrame) gives the signature when none is given and is scored
+    once to learn the output type (``output_type`` overrides it; the default is ``double``)."""
+    import sklearn
+    from sklearn.base import BaseEstimator
+
+    if not isinstance(estimator, BaseEstimator) or not callable(getattr(estimator, "predict", None)):
+        raise UnsupportedModelError(
+            "sklearn.log_model", estimator, "a fitted scikit-learn estimator with predict()",
+            "Log Spark ML models with sparktrack.models.spark.log_model and other Python models "
+            "with sparktrack.models.pyfunc.log_model.",
+        )
+    return log_python_model(estimator, artifact_path, flavor=SKLEARN,
+                            versions={"sklearn": sklearn.__version__},
+                            input_example=input_example, signature=signature,
+                            output_column=output_column, output_type=output_type,
+                            registered_model_name=registered_model_name, run_id=run_id)
+
+
+def load_model(model_uri: str) -> PythonModel:
+    """Load a model logged by ``log_model``; ``.native`` is the estimator."""
+    return load_python_model(model_uri, (SKLEARN,), "sparktrack.models.sklearn.load_model")
