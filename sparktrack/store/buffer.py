@@ -59,7 +59,6 @@ class RecordBuffer:
         self._next_number = 0
         self._lock_fd: int | None = None
         self._thread: threading.Thread | None = None
-        self.last_error: BaseException | None = None
 
     # -- hot path -----------------------------------------------------------------------------
     def add(self, table: str, row: tuple) -> None:
@@ -101,7 +100,6 @@ class RecordBuffer:
                 self._failed.pop(0)
                 os.close(segment.fd)
                 _unlink(segment.path)
-            self.last_error = None
 
     def pending(self) -> int:
         with self._lock:
@@ -140,7 +138,6 @@ class RecordBuffer:
             try:
                 self.flush()
             except Exception as exc:  # noqa: BLE001 - retried on the next tick; flush() re-raises
-                self.last_error = exc
                 logger.warning("sparktrack: commit failed, will retry (%s)", exc)
 
     # -- spool --------------------------------------------------------------------------------

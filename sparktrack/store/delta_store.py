@@ -79,7 +79,6 @@ class DeltaStore:
         self._locks = {name: CommitLock(self.local_root, name)
                        for name in [t.name for t in tables.ALL_TABLES] + ["bootstrap"]}
         self._pool = ThreadPoolExecutor(max_workers=len(tables.ALL_TABLES), thread_name_prefix="sparktrack")
-        self._seq = 0
         self._bootstrap()
         key = hashlib.sha1(self.root.encode()).hexdigest()[:16]
         self.spool_dir = os.path.join(settings.SPOOL_DIR.get(), key)
@@ -171,10 +170,6 @@ class DeltaStore:
             self.spark.sql(f"CREATE OR REPLACE VIEW {self.database}.{name} AS {body}")
 
     # -- writes -------------------------------------------------------------------------------
-    def next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
-
     def frame(self, table: Table, rows: list[tuple]) -> DataFrame:
         columns = list(zip(*rows)) if rows else [[] for _ in table.schema.fields]
         arrays = [
