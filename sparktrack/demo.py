@@ -1,8 +1,11 @@
-"""``sparktrack demo``: the churn scenario, as far as tracking goes.
+"""``sparktrack demo``: the churn scenario end to end.
 
-Writes a synthetic churn table to Delta, trains a gradient-boosted-trees pipeline for three tree
-depths (one run each: params, per-iteration losses, held-out accuracy and AUC, two artifacts and the
-training table as a dataset input), then reads the runs back with ``search_runs`` and with SQL.
+Writes a synthetic churn table to Delta; runs the training job (``jobs/train.py``, here in
+process) from ``conf/jobs/train_churn.toml`` twice, once with a model too small to pass the gate
+(accuracy > 0.85) and once with one that passes and is registered as churn_gbt with the alias
+Champion; trains a scikit-learn random forest as churn_rf; batch-scores the table with both
+Champions into a Delta prediction table (and re-runs one batch to show it does not duplicate);
+then follows a prediction row back to its training run and data version in one SQL statement.
 Results are printed to stdout, progress to stderr.
 """
 
@@ -12,151 +15,197 @@ import contextvars
 import shlex
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sparktrack
-from sparktrack.errors import InvalidValueError
-from sparktrack.tracking.datasets import dataset_input
+from sparktrack.errors import ConfigError, InvalidValueError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from sparktrack.tracking.store import DatasetInput
+    from sparktrack.jobs.train import TrainResult
 
-EXPERIMENT = "/Shared/demo/churn"
+EXPERIMENT = "/Shared/churn"
 FEATURES = ("tenure_months", "monthly_charges", "support_calls", "month_to_month")
 LABEL = "churned"
-MAX_DEPTHS = (2, 4, 6)
-MAX_ITER = 5
-STEP_SIZE = 0.3
+#: The two training-job runs: (maxDepth, maxIter). The first is too small to pass the gate.
+JOB_RUNS = ((1, 2), (4, 10))
 TRAIN_FRACTION = 0.8
 SEED = 42
 MIN_ROWS = 100
+TRAIN_CONFIG = Path("conf") / "jobs" / "train_churn.toml"
 
 
 def run(store: str | None = None, rows: int = 2000) -> dict[str, Any]:
     """Run the demo on the store at ``store`` (default: ``SPARKTRACK_STORE``) and print what it did.
 
-    Returns ``experiment_id``, ``run_ids``, ``store`` (the store root) and ``best_run_id`` (the most
-    accurate of this call's runs). The caller's active experiment and store are left unchanged.
-    """
+    Returns ``experiment_id``, ``run_ids`` (of the training job), ``store`` (the store root),
+    ``best_run_id`` and ``predictions`` (the prediction table). The caller's active experiment and
+    store are left unchanged."""
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < MIN_ROWS:
         raise InvalidValueError("The demo's rows", rows, f"an integer of at least {MIN_ROWS}")
     # The demo sets the fluent API's store and experiment in a copy of the caller's context.
     return contextvars.copy_context().run(_run, store, rows)
 
 
+def train_config_path() -> Path:
+    """conf/jobs/train_churn.toml, from the working directory or the source checkout."""
+    for base in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        if (base / TRAIN_CONFIG).is_file():
+            return base / TRAIN_CONFIG
+    raise ConfigError(
+        f"The demo's job config {TRAIN_CONFIG} is not in the working directory or the source "
+        "checkout; run the demo from a clone of the sparktrack repository (pip install -e .).")
+
+
 def _run(store: str | None, rows: int) -> dict[str, Any]:
+    from sparktrack.jobs import train as train_job
     from sparktrack.tracking import fluent
 
     sparktrack.set_tracking_uri(store)
     client = fluent.client()
-    spark, root = client.spark, client.store_root
+    spark, root, db = client.spark, client.store_root, client.database
     table_path = f"{root}/demo_data/churn"
+    predictions = f"{root}/demo_data/churn_predictions"
     _section("Store", [
         f"Store root: {_display(root)}",
         f"Every record is a row in a Delta table under {_display(root)}/tables; spark.sql sees "
-        f"them as {client.database}.runs, {client.database}.metrics, {client.database}.params, ...",
+        f"them as {db}.runs, {db}.metrics, {db}.params, {db}.model_lineage, ...",
     ])
 
     started = time.monotonic()
     version = write_churn_table(spark, table_path, rows)
     _progress(f"Wrote {rows} synthetic customers to {_display(table_path)} (Delta version {version}) "
               f"in {time.monotonic() - started:.1f}s")
-    data = spark.read.format("delta").option("versionAsOf", version).load(table_path)
-    dataset = dataset_input(data, context="training", name="churn")
+
+    config_path = train_config_path()
+    results: list[TrainResult] = []
+    for depth, iterations in JOB_RUNS:
+        started = time.monotonic()
+        cfg = train_job.load_config(str(config_path), [
+            f'input="{table_path}"', f'experiment="{EXPERIMENT}"', f'run_name="gbt-depth-{depth}"',
+            f"estimator.params.maxDepth={depth}", f"estimator.params.maxIter={iterations}",
+        ])
+        results.append(train_job.train(cfg))
+        _progress(f"Training job gbt-depth-{depth}: accuracy {results[-1].metrics['accuracy']:.4f} "
+                  f"in {time.monotonic() - started:.1f}s")
+    _section(f"Training job ({_display(str(config_path))}): gate {results[0].gate}",
+             [_train_line(r, depth) for r, (depth, _) in zip(results, JOB_RUNS)])
+
     experiment = sparktrack.set_experiment(EXPERIMENT)
-
-    train, test = data.randomSplit([TRAIN_FRACTION, 1 - TRAIN_FRACTION], seed=SEED)
-    train, test = train.cache(), test.cache()
-    try:
-        results = [_train_run(train, test, depth, dataset) for depth in MAX_DEPTHS]
-    finally:
-        train.unpersist()
-        test.unpersist()
-    best_run_id, best_accuracy = max(results, key=lambda result: result[1])
-
     found = sparktrack.search_runs(filter_string="metrics.accuracy > 0",
                                    order_by=["metrics.accuracy DESC"], max_results=20)
-    shown = found[["run_id", "run_name", "params.maxDepth", "metrics.accuracy", "metrics.auc", "status"]]
+    shown = found[["run_id", "run_name", "params.estimator.maxDepth", "metrics.accuracy",
+                   "metrics.areaUnderROC", "tags.sparktrack.gate.passed"]]
     _section(f"Runs of {EXPERIMENT}: search_runs(filter_string=\"metrics.accuracy > 0\", "
              "order_by=[\"metrics.accuracy DESC\"])",
              [shown.to_string(index=False, float_format=lambda v: f"{v:.4f}")])
+    best = max(results, key=lambda r: r.metrics["accuracy"])
+    history = sparktrack.get_metric_history(best.run_id, "val_loss")
+    _section("Held-out loss of the best run by boosting iteration: get_metric_history(run_id, \"val_loss\")",
+             [f"{best.run_id}: " + " ".join(f"{m.value:.3f}" for m in history)])
 
-    _registry_section(spark, client, best_run_id, data)
-
-    history = sparktrack.get_metric_history(best_run_id, "val_loss")
-    losses = " ".join(f"{m.value:.3f}" for m in history)
-    _section("Metric history of the best run: get_metric_history(run_id, \"val_loss\")",
-             [f"{best_run_id} (accuracy {best_accuracy:.4f}), by iteration: {losses}"])
-
-    query = (
-        f"SELECT CAST(params['maxDepth'] AS INT) AS max_depth, count(*) AS runs,\n"
-        f"       round(max(metrics['accuracy']), 4) AS best_accuracy\n"
-        f"FROM {client.database}.runs\n"
-        f"WHERE experiment_id = '{experiment.experiment_id}' AND params['maxDepth'] IS NOT NULL\n"
-        f"GROUP BY 1 ORDER BY 1"
-    )
-    table = spark.sql(query).toPandas().to_string(index=False)
-    _section("Best accuracy per maxDepth, in SQL", [query, "", table])
-
-    store_arg = shlex.quote(_display(root))
-    _section("Try it yourself", [
-        f"sparktrack --store {store_arg} runs --experiment {EXPERIMENT} --order-by \"metrics.auc DESC\"",
-        f"sparktrack --store {store_arg} sql \"SELECT run_name, params['maxDepth'] AS max_depth, "
-        f"round(metrics['auc'], 4) AS auc FROM {client.database}.runs "
-        f"WHERE experiment_id = '{experiment.experiment_id}' ORDER BY auc DESC\"",
-        f"sparktrack --store {store_arg} sql \"SELECT run_id, step, round(value, 4) AS val_loss "
-        f"FROM {client.database}.metrics WHERE key = 'val_loss' ORDER BY run_id, step\"",
-    ])
-    return {
-        "experiment_id": experiment.experiment_id,
-        "run_ids": [run_id for run_id, _ in results],
-        "store": root,
-        "best_run_id": best_run_id,
-    }
-
-
-def _registry_section(spark: SparkSession, client: Any, best_run_id: str, data: DataFrame) -> None:
-    """Register the best Spark pipeline and a scikit-learn random forest, alias both Champion,
-    load them back by alias and score the table."""
-    from sparktrack.registry import RegistryClient
-
-    registry = RegistryClient(client.store_root, spark, client.database)
-    lines = []
-    started = time.monotonic()
-    gbt = registry.register_model(f"runs:/{best_run_id}/model", "churn_gbt")
-    registry.set_registered_model_alias("churn_gbt", "Champion", gbt.version)
-    lines.append(f"churn_gbt version {gbt.version} <- runs:/{best_run_id}/model, alias Champion")
-    scored = sparktrack.load_model("models:/churn_gbt@Champion").predict(data)
-    accuracy = scored.filter(scored[LABEL] == scored["prediction"]).count() / scored.count()
-    lines.append(f"  models:/churn_gbt@Champion scored {scored.count()} rows with transform: "
-                 f"accuracy {accuracy:.4f}")
+    data = spark.read.format("delta").load(table_path)
+    champions = ["churn_gbt"] if any(r.registered_version for r in results) else []
     try:
         import sklearn  # noqa: F401 - the random forest needs the optional sklearn extra
     except ImportError:
-        lines.append("scikit-learn is not installed: pip install 'sparktrack[sklearn]' adds the "
-                     "random forest to this demo")
+        _progress("scikit-learn is not installed: pip install 'sparktrack[sklearn]' adds the random "
+                  "forest to this demo")
     else:
-        rf_version = _sklearn_run(data)
-        registry.set_registered_model_alias("churn_rf", "Champion", rf_version)
-        lines.append(f"churn_rf version {rf_version} (scikit-learn RandomForestClassifier), alias Champion")
-        rf_scored = sparktrack.load_model("models:/churn_rf@Champion").predict(data.select(*FEATURES, LABEL))
-        rf_accuracy = rf_scored.filter(rf_scored[LABEL] == rf_scored["prediction"]).count() / rf_scored.count()
-        lines.append(f"  models:/churn_rf@Champion scored {rf_scored.count()} rows through Arrow "
-                     f"(mapInPandas): accuracy {rf_accuracy:.4f}")
-    _progress(f"Registered, aliased and scored the Champions in {time.monotonic() - started:.1f}s")
-    lineage = spark.sql(
-        f"SELECT l.name, l.version, l.aliases, l.git_commit, i.source, i.delta_version "
-        f"FROM {client.database}.model_lineage l LATERAL VIEW explode(l.inputs) x AS i "
-        f"WHERE array_contains(l.aliases, 'Champion') ORDER BY l.name"
-    ).toPandas().to_string(index=False)
-    _section("Model registry: register, alias Champion, load by alias, score", [*lines, "", lineage])
+        _sklearn_run(data)
+        champions.append("churn_rf")
+    _scoring_section(spark, champions, table_path, predictions)
+    _lineage_section(spark, db, predictions)
+
+    store_arg = shlex.quote(_display(root))
+    submit = "spark-submit --properties-file conf/spark-defaults.conf"
+    venv = f"source {shlex.quote(sys.prefix)}/bin/activate   # spark-submit, and python3 for its driver"
+    _section("Try it yourself", [
+        venv if sys.prefix != sys.base_prefix else "# with pyspark's spark-submit on PATH:",
+        f"{submit} jobs/train.py --config conf/jobs/train_churn.toml --store {store_arg} \\\n"
+        f"    --input {shlex.quote(_display(table_path))} --set estimator.params.maxDepth=6",
+        f"{submit} jobs/batch_score.py --store {store_arg} --model models:/churn_gbt@Champion \\\n"
+        f"    --input {shlex.quote(_display(table_path))} --output {shlex.quote(_display(predictions))} "
+        "--id-cols customer_id",
+        f"sparktrack --store {store_arg} runs --experiment {EXPERIMENT} --order-by \"metrics.accuracy DESC\"",
+        f"sparktrack --store {store_arg} models describe churn_gbt --alias Champion",
+    ])
+    return {
+        "experiment_id": experiment.experiment_id,
+        "run_ids": [r.run_id for r in results],
+        "store": root,
+        "best_run_id": best.run_id,
+        "predictions": predictions,
+    }
+
+
+def _train_line(result: TrainResult, depth: int) -> str:
+    line = (f"gbt-depth-{depth}: accuracy {result.metrics['accuracy']:.4f}, AUC "
+            f"{result.metrics['areaUnderROC']:.4f} -> ")
+    if not result.gate_passed:
+        return line + "gate not passed, not registered (job exit code 3)"
+    alias = (f", alias {result.alias} moved here" if result.alias_moved
+             else f", alias {result.alias} kept on a better version")
+    return line + f"registered {result.registered_name} version {result.registered_version}{alias}"
+
+
+def _scoring_section(spark: SparkSession, champions: list[str], table_path: str, predictions: str) -> None:
+    """Batch-score the table with each Champion into one prediction table; re-run one batch."""
+    from pyspark.sql import functions as F
+
+    from sparktrack.scoring import batch_score
+
+    lines = []
+    labels = spark.read.format("delta").load(table_path).select("customer_id", LABEL)
+    for name in champions:
+        started = time.monotonic()
+        result = batch_score(f"models:/{name}@Champion", table_path, predictions, id_cols=["customer_id"])
+        scored = spark.read.format("delta").load(predictions).filter(F.col("batch_id") == result.batch_id)
+        correct = scored.join(labels, "customer_id").filter(F.col("prediction") == F.col(LABEL)).count()
+        how = "with transform" if result.flavor == "spark" else "through Arrow (mapInPandas)"
+        lines.append(f"models:/{name}@Champion (version {result.model_version}) scored {result.rows} rows "
+                     f"{how} in {time.monotonic() - started:.1f}s: batch {result.batch_id}, "
+                     f"accuracy {correct / max(result.rows, 1):.4f}")
+    if champions:
+        again = batch_score(f"models:/{champions[0]}@Champion", table_path, predictions, id_cols=["customer_id"])
+        total = spark.read.format("delta").load(predictions).count()
+        lines.append(f"Re-ran batch {again.batch_id}: it replaced its own {again.rows} rows; the "
+                     f"table still holds {total} rows")
+    _section(f"Batch scoring into {_display(predictions)}", lines or ["No Champion to score."])
+
+
+def lineage_query(database: str, predictions: str) -> str:
+    """One statement from prediction rows to the model version, its run, params and training data."""
+    return (
+        f"SELECT p.customer_id, p.prediction, p.model_name, p.model_version, p.batch_id,\n"
+        f"       l.run_id, l.params['estimator.maxDepth'] AS max_depth,\n"
+        f"       round(l.metrics['accuracy'], 4) AS accuracy,\n"
+        f"       i.source AS training_table, i.delta_version AS training_version\n"
+        f"FROM delta.`{predictions}` p\n"
+        f"JOIN {database}.model_lineage l ON l.name = p.model_name AND l.version = p.model_version\n"
+        f"LATERAL VIEW explode(l.inputs) x AS i\n"
+        f"WHERE p.customer_id < 3 AND i.context = 'training'\n"
+        f"ORDER BY p.model_name, p.customer_id"
+    )
+
+
+def _lineage_section(spark: SparkSession, database: str, predictions: str) -> None:
+    query = lineage_query(database, predictions)
+    table = spark.sql(query).toPandas().to_string(index=False)
+    _section("From a prediction row back to its training data, in one SQL statement", [query, "", table])
 
 
 def _sklearn_run(data: DataFrame) -> int:
-    """Train the seeds' random forest on the same table in its own run; returns its version."""
+    """Train the seeds' random forest on the same table in its own run, register it as churn_rf
+    and alias it Champion; returns its version."""
     from sklearn.ensemble import RandomForestClassifier
+
+    from sparktrack.registry import RegistryClient
+    from sparktrack.tracking import fluent
+
+    client = fluent.client()
 
     frame = data.select(*FEATURES, LABEL).toPandas()
     train = frame.sample(frac=TRAIN_FRACTION, random_state=SEED)
@@ -169,6 +218,8 @@ def _sklearn_run(data: DataFrame) -> int:
         sparktrack.log_metric("accuracy", float(forest.score(test[list(FEATURES)], test[LABEL])))
         info = sparktrack.sklearn.log_model(forest, "model", input_example=test[list(FEATURES)].head(5),
                                             registered_model_name="churn_rf")
+    registry = RegistryClient(client.store_root, client.spark, client.database)
+    registry.set_registered_model_alias("churn_rf", "Champion", info.registered_model_version)
     return info.registered_model_version
 
 
@@ -187,7 +238,7 @@ def churn_frame(spark: SparkSession, rows: int, seed: int = 7) -> DataFrame:
     score = (
         -1.2 - 0.05 * F.col("tenure_months") + 0.02 * F.col("monthly_charges")
         + 0.4 * F.col("support_calls") + 0.8 * F.col("month_to_month")
-        + 1.5 * new_and_monthly.cast("int") + 0.8 * F.randn(seed + 4)
+        + 1.5 * new_and_monthly.cast("int") + 0.4 * F.randn(seed + 4)
     )
     return customers.withColumn(LABEL, (score > 0).cast("double"))
 
@@ -198,47 +249,6 @@ def write_churn_table(spark: SparkSession, path: str, rows: int) -> int:
 
     churn_frame(spark, rows).write.format("delta").mode("overwrite").save(path)
     return DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
-
-
-def _train_run(train: DataFrame, test: DataFrame, depth: int,
-               dataset: DatasetInput) -> tuple[str, float]:
-    """Train and evaluate one model in its own run; returns (run id, held-out accuracy)."""
-    from pyspark.ml import Pipeline
-    from pyspark.ml.classification import GBTClassifier
-    from pyspark.ml.evaluation import BinaryClassificationEvaluator, MulticlassClassificationEvaluator
-    from pyspark.ml.feature import VectorAssembler
-
-    started = time.monotonic()
-    with sparktrack.start_run(run_name=f"gbt-depth-{depth}") as run:
-        sparktrack.log_params({"model": "GBTClassifier", "maxDepth": depth, "maxIter": MAX_ITER,
-                               "stepSize": STEP_SIZE, "seed": SEED, "trainFraction": TRAIN_FRACTION})
-        sparktrack.set_tag("demo", "churn")
-        sparktrack.log_input(dataset)
-        pipeline = Pipeline(stages=[
-            VectorAssembler(inputCols=list(FEATURES), outputCol="features"),
-            GBTClassifier(labelCol=LABEL, maxDepth=depth, maxIter=MAX_ITER, stepSize=STEP_SIZE, seed=SEED),
-        ])
-        model = pipeline.fit(train)
-        predictions = model.transform(test)
-        trees = model.stages[-1]
-        train_losses = trees.evaluateEachIteration(model.stages[0].transform(train))
-        val_losses = trees.evaluateEachIteration(predictions)
-        for step, (train_loss, val_loss) in enumerate(zip(train_losses, val_losses), start=1):
-            sparktrack.log_metrics({"train_loss": train_loss, "val_loss": val_loss}, step=step)
-        accuracy = MulticlassClassificationEvaluator(labelCol=LABEL, metricName="accuracy").evaluate(predictions)
-        auc = BinaryClassificationEvaluator(labelCol=LABEL, metricName="areaUnderROC").evaluate(predictions)
-        sparktrack.log_metrics({"accuracy": accuracy, "auc": auc})
-        sparktrack.spark.log_model(model, "model", input_example=test.select(*FEATURES).limit(5))
-        sparktrack.log_dict({"features": list(FEATURES), "label": LABEL}, "features.json")
-        sparktrack.log_text(
-            f"GBTClassifier with maxDepth={depth}, maxIter={MAX_ITER}, stepSize={STEP_SIZE}\n"
-            f"trained on {dataset.source} (Delta version {dataset.delta_version})\n"
-            f"held-out accuracy {accuracy:.4f}, AUC {auc:.4f}\n",
-            "summary.txt",
-        )
-    _progress(f"Run {run.info.run_name} (maxDepth={depth}): accuracy {accuracy:.4f}, AUC {auc:.4f} "
-              f"in {time.monotonic() - started:.1f}s")
-    return run.info.run_id, accuracy
 
 
 def _display(uri: str) -> str:

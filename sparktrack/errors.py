@@ -13,6 +13,7 @@ Each message says what was received and how to fix it.
     │   ├── ExperimentNotFoundError
     │   ├── RunNotFoundError
     │   ├── ArtifactNotFoundError
+    │   ├── TableNotFoundError             a job's input table (Delta path or catalog name)
     │   └── RegisteredModelNotFoundError   a registered model, version or alias that does not exist
     ├── AlreadyExistsError             create_experiment with a name in use
     ├── RunStateError                  no active run, a run already active, a deleted run
@@ -74,6 +75,15 @@ class FilterSyntaxError(InvalidInputError):
 
 class NotFoundError(SparkTrackError, LookupError):
     """Something looked up by id, name or path does not exist."""
+
+
+class TableNotFoundError(NotFoundError):
+    def __init__(self, ref: str, detail: str):
+        self.ref = ref
+        super().__init__(
+            f"No table {ref!r}: {detail}. Give a Delta table path (a directory, s3a://..., or "
+            "./name for a relative path) or a catalog table name such as db.table."
+        )
 
 
 class ExperimentNotFoundError(NotFoundError):

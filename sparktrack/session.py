@@ -44,6 +44,12 @@ def delta_jar_settings(packages: str | None = None, jars: str | None = None) -> 
     return {"spark.jars.packages": settings.DELTA_PACKAGE.get(packages)}
 
 
+def launched_by_spark_submit() -> bool:
+    """True in a Python driver that spark-submit started: its JVM is already running, with the
+    master, the jars and the settings that spark-submit was given."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
 def spark_session(
     master: str | None = None,
     app_name: str = "sparktrack",
@@ -52,7 +58,11 @@ def spark_session(
     """Build (or return the running) SparkSession configured for Delta Lake.
 
     Delta's jars are resolved from Maven Central on first use and cached by Ivy under ``~/.ivy2*``.
+    Under spark-submit the master and the jars are spark-submit's (``--master``,
+    ``--properties-file conf/spark-defaults.conf``); only Delta's SQL settings are added here.
     """
+    if launched_by_spark_submit():
+        return _submitted_session(app_name, conf)
     from pyspark.sql import SparkSession
 
     master = settings.SPARK_MASTER.get(master)
@@ -71,6 +81,27 @@ def spark_session(
     for key, value in options.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    check_delta(spark)
+    return spark
+
+
+def _submitted_session(app_name: str, conf: Mapping[str, str] | None) -> SparkSession:
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    options = {"spark.sql.extensions": DELTA_EXTENSION, "spark.sql.catalog.spark_catalog": DELTA_CATALOG}
+    options.update(conf or {})
+    for key, value in options.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    try:
+        spark._jvm.org.apache.spark.util.Utils.classForName(DELTA_EXTENSION, True, False)
+    except Exception:  # noqa: BLE001 - py4j wraps the ClassNotFoundException
+        raise SessionError(
+            "Delta Lake's jars are not on this spark-submit's classpath. Submit with "
+            "--properties-file conf/spark-defaults.conf (it sets spark.jars.packages), or add "
+            f"--packages {settings.DELTA_PACKAGE.get()} (or --jars with local Delta jars)."
+        ) from None
     check_delta(spark)
     return spark
 

@@ -172,18 +172,23 @@ def test_demo_runs_end_to_end_in_a_fresh_process(tmp_path):
     env = {**os.environ, "SPARKTRACK_SPOOL_DIR": str(tmp_path / "spool")}
     env.pop("SPARKTRACK_STORE", None)
     result = subprocess.run(
-        [sys.executable, "-m", "sparktrack.cli", "--store", str(store), "demo", "--rows", "500"],
+        [sys.executable, "-m", "sparktrack.cli", "--store", str(store), "demo"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr
     out, err = result.stdout, result.stderr
-    assert f"sparktrack --store {store} sql \"SELECT " in out
-    assert "== Best accuracy per maxDepth, in SQL" in out
+    assert "gbt-depth-1: accuracy" in out and "gate not passed, not registered (job exit code 3)" in out
+    assert "gbt-depth-4: accuracy" in out and "registered churn_gbt version 1, alias Champion moved here" in out
+    assert "models:/churn_gbt@Champion (version 1) scored 2000 rows with transform" in out
+    assert "models:/churn_rf@Champion (version 1) scored 2000 rows through Arrow (mapInPandas)" in out
+    assert "the table still holds 4000 rows" in out
     lines = [line.split() for line in out.splitlines()]
-    result = lines.index(["max_depth", "runs", "best_accuracy"])
-    assert [line[:2] for line in lines[result + 1:result + 4]] == [["2", "1"], ["4", "1"], ["6", "1"]]
-    assert "models:/churn_gbt@Champion scored 500 rows with transform" in out
-    assert "models:/churn_rf@Champion scored 500 rows through Arrow (mapInPandas)" in out
+    header = lines.index(["customer_id", "prediction", "model_name", "model_version", "batch_id", "run_id",
+                          "max_depth", "accuracy", "training_table", "training_version"])
+    lineage = lines[header + 1:header + 7]
+    assert [(row[0], row[2], row[3], row[-1]) for row in lineage] == [
+        (str(i), name, "1", "0") for name in ("churn_gbt", "churn_rf") for i in range(3)]
+    assert f"jobs/batch_score.py --store {store} --model models:/churn_gbt@Champion" in out
     assert f"Starting Spark and opening store at {store}" in err and "Demo done in " in err
     assert "Traceback" not in err
     assert ":: resolving dependencies" not in err and "Ivy" not in out + err  # held back on success

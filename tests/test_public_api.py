@@ -38,3 +38,12 @@ def test_import_starts_no_jvm_and_loads_no_optional_flavor():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_scoring_surface_is_pinned():
+    import sparktrack.scoring
+
+    assert sparktrack.scoring.__all__ == [
+        "LINEAGE_COLUMNS", "MODES", "ScoreResult", "batch_score", "prepare_batch", "write_batch"]
+    assert sparktrack.scoring.LINEAGE_COLUMNS == (
+        "model_name", "model_version", "model_run_id", "batch_id", "scored_at")

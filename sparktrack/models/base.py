@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparktrack.errors import InvalidValueError
 from sparktrack.models.descriptor import ModelDescriptor
-from sparktrack.models.signature import check_columns, is_pandas_frame, is_spark_frame
+from sparktrack.models.signature import check_columns, check_schema, is_pandas_frame, is_spark_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -45,7 +45,7 @@ class LoadedModel(abc.ABC):
         a pandas DataFrame (Python flavors) gives the model's predictions."""
         where = f"the model at {self.uri}"
         if is_spark_frame(data):
-            check_columns(data.columns, self.descriptor.input_columns, self.output_column, where)
+            check_schema(data.schema, self.descriptor.signature, self.output_column, where)
             return self._predict_spark(data)
         if is_pandas_frame(data):
             check_columns([str(c) for c in data.columns], self.descriptor.input_columns, None, where)

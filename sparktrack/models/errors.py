@@ -10,6 +10,7 @@ They derive from the classes in ``sparktrack.errors``, so ``except InvalidInputE
     ├── DescriptorError            a sparktrack_model.json that cannot be read
     └── ModelInputError            data handed to predict() that the model cannot score
         ├── MissingColumnsError
+        ├── SchemaMismatchError    columns of a kind the signature does not allow
         └── OutputColumnExistsError
     NotFoundError
     └── ModelNotFoundError         no logged model at a URI
@@ -82,6 +83,19 @@ class MissingColumnsError(ModelInputError):
             f"The input lacks columns that {model} needs: missing {self.missing}; present "
             f"{self.present}. Add or rename the missing columns (the model's signature lists "
             "the columns it was logged with)."
+        )
+
+
+class SchemaMismatchError(ModelInputError):
+    def __init__(self, mismatched: dict[str, tuple[str, str]], present: dict[str, str],
+                 model: str = "the model"):
+        self.mismatched, self.present = mismatched, present
+        wrong = ", ".join(f"{name} is {got} but the signature has {want}"
+                          for name, (got, want) in mismatched.items())
+        super().__init__(
+            f"The input's schema does not match the signature of {model}: {wrong}. Present "
+            f"columns: {present}. Cast the columns to the signature's types (numbers may be any "
+            "numeric type), or score a table with the columns the model was trained on."
         )
 
 

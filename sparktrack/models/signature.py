@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any, Sequence
 
 from sparktrack.errors import InvalidValueError
-from sparktrack.models.errors import MissingColumnsError, OutputColumnExistsError
+from sparktrack.models.errors import MissingColumnsError, OutputColumnExistsError, SchemaMismatchError
 
 if TYPE_CHECKING:
     from pyspark.sql.types import DataType, StructType
@@ -117,6 +117,38 @@ def example_records(input_example: Any) -> list[dict[str, Any]] | None:
         text = input_example.head(EXAMPLE_ROWS).to_json(orient="records", date_format="iso")
         return json.loads(text)
     raise InvalidValueError("input_example", input_example, "a Spark or pandas DataFrame")
+
+
+_NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal", "boolean")
+_TEXT = ("string", "varchar", "char")
+
+
+def type_family(type_string: str) -> str:
+    """``numeric`` for any number or boolean, ``string`` for text; other types are their own
+    family. Models trained on one numeric type score any other (Spark ML assembles them all to
+    doubles; pandas models receive numbers)."""
+    base = type_string.split("(", 1)[0].strip().lower()
+    if base in _NUMERIC:
+        return "numeric"
+    if base in _TEXT:
+        return "string"
+    return type_string
+
+
+def check_schema(schema: StructType, signature: Sequence[dict[str, str]] | None,
+                 output_column: str | None, model: str = "the model") -> None:
+    """Raise before any job runs if ``schema`` lacks a signature column, holds one of a type
+    the signature does not allow, or already has the output column."""
+    present = {f.name: f.dataType.simpleString() for f in schema.fields}
+    if signature is not None:
+        check_columns(list(present), [c["name"] for c in signature], None, model)
+        mismatched = {
+            c["name"]: (present[c["name"]], c["type"]) for c in signature
+            if type_family(present[c["name"]]) != type_family(c["type"])
+        }
+        if mismatched:
+            raise SchemaMismatchError(mismatched, present, model)
+    check_columns(list(present), None, output_column, model)
 
 
 def check_columns(columns: Sequence[str], required: Sequence[str] | None, output_column: str | None,

@@ -170,6 +170,11 @@ class RegistryClient:
     def resolve_models_uri(self, model_uri: str) -> str:
         """The artifact location of ``models:/<name>/<version>``, ``models:/<name>@<alias>`` or
         ``models:/<name>/latest``."""
+        return self.get_model_version_by_uri(model_uri).source
+
+    def get_model_version_by_uri(self, model_uri: str) -> ModelVersion:
+        """The version that ``models:/<name>/<version>``, ``models:/<name>@<alias>`` or
+        ``models:/<name>/latest`` names now."""
         match = _MODELS_URI.match(model_uri) if isinstance(model_uri, str) else None
         if match is None:
             raise InvalidNameError(
@@ -178,15 +183,15 @@ class RegistryClient:
             )
         name, version, alias = match["name"], match["version"], match["alias"]
         if alias is not None:
-            return self.get_model_version_by_alias(name, alias).source
+            return self.get_model_version_by_alias(name, alias)
         if version == "latest":
             versions = self.search_model_versions(f"name = '{_quote(name)}'", max_results=1)
             if not versions:
                 self._model_row(name)
                 raise RegisteredModelNotFoundError(f"A version of registered model {name!r}",
                                          "Register one with register_model(model_uri, name).")
-            return versions[0].source
-        return self.get_model_version(name, version).source
+            return versions[0]
+        return self.get_model_version(name, version)
 
     # -- writes ---------------------------------------------------------------------------------
     def _event(self, model_id: str, name: str, action: str, *, version: int | None = None,
