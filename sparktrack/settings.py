@@ -150,15 +150,21 @@ def _config_file() -> dict[str, Any]:
     return _read_config(str(path)) if path else {}
 
 
-@lru_cache(maxsize=8)
-def _read_config(path: str) -> dict[str, Any]:
+def read_toml(path: str, kind: str, origin: str = "") -> dict[str, Any]:
+    """The TOML file at ``path``; a missing or malformed file is a ConfigError naming ``kind``
+    (e.g. "Config file") and, when it is missing, where the path came from (``origin``)."""
     try:
         with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+            return tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError(f"Config file {path} (from SPARKTRACK_CONF) does not exist.") from None
+        raise ConfigError(f"{kind} {path}{origin} does not exist.") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Config file {path} is not valid TOML: {exc}") from None
+        raise ConfigError(f"{kind} {path} is not valid TOML: {exc}") from None
+
+
+@lru_cache(maxsize=8)
+def _read_config(path: str) -> dict[str, Any]:
+    data = read_toml(path, "Config file", " (from SPARKTRACK_CONF)")
     values = data.get("sparktrack", {})
     unknown = sorted(set(data) - {"sparktrack"}) + sorted(set(values) - {s.key for s in ALL})
     if unknown:

@@ -12,6 +12,7 @@ import typing
 from typing import Any, Mapping, Sequence, TypeVar
 
 from sparktrack.errors import ConfigError
+from sparktrack.settings import read_toml
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,13 +26,7 @@ def read_section(path: str | None, section: str) -> dict[str, Any]:
     """The ``[section]`` table of the TOML file at ``path`` ({} when no file is given)."""
     if path is None:
         return {}
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"Job config file {path} does not exist.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Job config file {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "Job config file")
     if set(data) != {section}:
         raise ConfigError(
             f"Job config file {path} must hold exactly one table, [{section}]; it holds "

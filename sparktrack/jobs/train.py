@@ -15,7 +15,7 @@ import argparse
 import contextvars
 import importlib
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Sequence
 
 from sparktrack.errors import ConfigError, InvalidValueError
@@ -177,7 +177,7 @@ def _train(cfg: TrainConfig, spark: Any) -> TrainResult:
                 passed = cfg.gate.passes(metrics[cfg.gate.metric])
                 sparktrack.set_tags({"sparktrack.gate": cfg.gate.describe(),
                                      "sparktrack.gate.passed": str(passed).lower()})
-                result = _replace(result, gate=cfg.gate.describe(), gate_passed=passed)
+                result = replace(result, gate=cfg.gate.describe(), gate_passed=passed)
             if cfg.register is not None and result.gate_passed is not False:
                 result = _register(cfg, result, metrics)
     finally:
@@ -336,13 +336,13 @@ def _register(cfg: TrainConfig, result: TrainResult, metrics: dict[str, float]) 
         tags.update({"gate": cfg.gate.describe(), "gate_value": repr(metrics[cfg.gate.metric])})
     version = registry.register_model(result.model_uri, reg.name, tags=tags)
     sparktrack.set_tag("sparktrack.registered_version", f"{reg.name}/{version.version}")
-    result = _replace(result, registered_name=reg.name, registered_version=version.version)
+    result = replace(result, registered_name=reg.name, registered_version=version.version)
     if reg.alias is None:
         return result
     moved = reg.promote == "always" or _beats_alias_holder(registry, cfg, metrics)
     if moved:
         registry.set_registered_model_alias(reg.name, reg.alias, version.version)
-    return _replace(result, alias=reg.alias, alias_moved=moved)
+    return replace(result, alias=reg.alias, alias_moved=moved)
 
 
 def _beats_alias_holder(registry: Any, cfg: TrainConfig, metrics: dict[str, float]) -> bool:
@@ -377,12 +377,6 @@ def _params(cfg: TrainConfig, version: int | None) -> dict[str, Any]:
 
 def _config_dict(cfg: TrainConfig) -> dict[str, Any]:
     return {k: v for k, v in asdict(cfg).items() if v is not None}
-
-
-def _replace(result: TrainResult, **changes: Any) -> TrainResult:
-    from dataclasses import replace
-
-    return replace(result, **changes)
 
 
 def build_parser() -> argparse.ArgumentParser:
