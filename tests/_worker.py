@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import sparktrack
 
 
-def log(store: str, experiment: str, metrics: int, params: int, tags: int, worker: str) -> None:
+def log_and_register(store: str, experiment: str, metrics: int, params: int, tags: int, worker: str) -> None:
+    """Log a run, then register a version of the shared model "raced" and move two aliases: its own
+    (``w<worker>``) and the shared ``Champion``. Prints the run id and the version it got."""
+    from sparktrack.registry import RegistryClient
+
     sparktrack.set_tracking_uri(store)
     sparktrack.set_experiment(experiment)  # every worker gets-or-creates the same experiment
     with sparktrack.start_run(run_name=f"worker-{worker}") as run:
@@ -15,36 +20,50 @@ def log(store: str, experiment: str, metrics: int, params: int, tags: int, worke
             sparktrack.log_metric("loss", step / metrics, step=step)
         sparktrack.log_params({f"p{i}": f"{worker}-{i}" for i in range(params)})
         sparktrack.set_tags({f"t{i}": worker for i in range(tags)})
-    print(run.info.run_id, flush=True)
+    registry = RegistryClient(store)
+    version = registry.register_model(f"/models/m{worker}", "raced").version
+    registry.set_registered_model_alias("raced", f"w{worker}", version)
+    registry.set_registered_model_alias("raced", "Champion", version)
+    print(run.info.run_id, version, flush=True)
 
 
 def crash(store: str, points: int) -> None:
-    """Log forever-ish, acknowledging each logged step on stdout, until killed."""
+    """Log about a thousand points a second until killed, so that the background commits leave
+    gaps between them. Each line on stdout is written whole and flushed: ``run <id>`` first,
+    ``ack <step>`` once ``log_metric`` returned for that step, and ``commit <n> begin`` /
+    ``commit <n> end`` around each background commit, so the test can kill mid-logging or
+    mid-commit."""
+    from sparktrack.store.delta_store import DeltaStore
+
+    def say(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    commit = DeltaStore.commit_batch
+
+    def announced(self: DeltaStore, batch: dict, txn: tuple[str, int]) -> None:
+        say(f"commit {txn[1]} begin")
+        commit(self, batch, txn)
+        say(f"commit {txn[1]} end")
+
+    DeltaStore.commit_batch = announced  # before the store is opened, so its buffer calls this
     sparktrack.set_tracking_uri(store)
     sparktrack.set_experiment("crash")
     run = sparktrack.start_run()
-    print(f"run {run.info.run_id}", flush=True)
+    say(f"run {run.info.run_id}")
     for step in range(points):
         sparktrack.log_metric("m", float(step), step=step)
-        sys.stdout.write(f"ack {step}\n")
-        sys.stdout.flush()
+        say(f"ack {step}")
+        time.sleep(0.001)
     sparktrack.end_run()
-    print("done", flush=True)
-
-
-def register(store: str, name: str, source: str) -> None:
-    from sparktrack.registry import RegistryClient
-
-    print(RegistryClient(store).register_model(source, name).version, flush=True)
+    say("done")
 
 
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
-    if mode == "log":
+    if mode == "log_and_register":
         store, experiment, metrics, params, tags, worker = args
-        log(store, experiment, int(metrics), int(params), int(tags), worker)
-    elif mode == "register":
-        register(*args)
+        log_and_register(store, experiment, int(metrics), int(params), int(tags), worker)
     elif mode == "crash":
         crash(args[0], int(args[1]))
     else:

@@ -31,3 +31,11 @@ def client(spark):
 
     with fresh_store(spark) as tracking_client:
         yield tracking_client
+
+
+@pytest.fixture(scope="session")
+def java_options(tmp_path_factory) -> str:
+    """JVM options for the Spark drivers that tests start in other processes (see _procs)."""
+    from _procs import dump_class_archive
+
+    return dump_class_archive(tmp_path_factory.mktemp("jvm"))

@@ -21,16 +21,17 @@ from sparktrack.jobs import BAD_INPUT, OK
 from sparktrack.scoring import LINEAGE_COLUMNS
 from sparktrack.testing import fresh_store
 
+from _procs import REPO, SHORT_LIVED_JVM
+
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
 SPARK_HOME = Path(pyspark.__file__).resolve().parent
 #: A small model: these tests are about the processes, not the model (test_jobs.py checks the gate).
 QUICK = ["--set", "estimator.params.maxDepth=3", "--set", "estimator.params.maxIter=3",
          "--set", "gate.greater_than=0.7"]
 
 
-def spark_submit(job: str, *args: str, tmp_path: Path, master: str = "local[2]",
+def spark_submit(job: str, *args: str, tmp_path: Path, java_options: str, master: str = "local[2]",
                  extra_conf: tuple[str, ...] = ()) -> tuple[int, dict, str]:
     """Run jobs/<job>.py with spark-submit and conf/spark-defaults.conf; returns (exit code, the
     job's JSON result line, its whole output). spark-submit's PythonRunner merges the Python
@@ -40,7 +41,7 @@ def spark_submit(job: str, *args: str, tmp_path: Path, master: str = "local[2]",
     env.pop("SPARKTRACK_STORE", None)
     command = [str(SPARK_HOME / "bin" / "spark-submit"), "--master", master,
                "--properties-file", str(REPO / "conf" / "spark-defaults.conf"),
-               "--conf", "spark.sql.shuffle.partitions=2"]
+               "--driver-java-options", java_options, "--conf", "spark.sql.shuffle.partitions=2"]
     for setting in extra_conf:
         command += ["--conf", setting]
     command += [str(REPO / "jobs" / f"{job}.py"), *args]
@@ -56,13 +57,13 @@ def churn(spark, tmp_path):
     return path
 
 
-def test_train_then_batch_score_with_spark_submit_and_bad_input_exits_2(spark, tmp_path, churn):
+def test_train_then_batch_score_with_spark_submit_and_bad_input_exits_2(spark, tmp_path, churn, java_options):
     from pyspark.sql import functions as F
 
     store, predictions = str(tmp_path / "store"), str(tmp_path / "predictions")
     code, result, err = spark_submit(
         "train", "--config", str(REPO / "conf" / "jobs" / "train_churn.toml"), "--store", store,
-        "--input", churn, *QUICK, tmp_path=tmp_path)
+        "--input", churn, *QUICK, tmp_path=tmp_path, java_options=java_options)
     assert code == OK, err[-3000:]
     assert result["status"] == "ok" and result["gate_passed"] is True
     assert (result["registered_name"], result["registered_version"], result["alias_moved"]) == ("churn_gbt", 1, True)
@@ -70,7 +71,8 @@ def test_train_then_batch_score_with_spark_submit_and_bad_input_exits_2(spark, t
 
     score = ["--config", str(REPO / "conf" / "jobs" / "batch_score_churn.toml"), "--store", store,
              "--output", predictions]
-    code, scored, err = spark_submit("batch_score", *score, "--input", churn, tmp_path=tmp_path)
+    code, scored, err = spark_submit("batch_score", *score, "--input", churn, tmp_path=tmp_path,
+                                     java_options=java_options)
     assert code == OK, err[-3000:]
     assert (scored["rows"], scored["model_name"], scored["model_version"]) == (2000, "churn_gbt", 1)
     assert scored["model_run_id"] == result["run_id"] and scored["flavor"] == "spark"
@@ -83,7 +85,8 @@ def test_train_then_batch_score_with_spark_submit_and_bad_input_exits_2(spark, t
     wrong = str(tmp_path / "wrong")
     spark.read.format("delta").load(churn).withColumn("support_calls", F.col("support_calls").cast("string")) \
         .write.format("delta").save(wrong)
-    code, _, err = spark_submit("batch_score", *score, "--input", wrong, tmp_path=tmp_path)
+    code, _, err = spark_submit("batch_score", *score, "--input", wrong, tmp_path=tmp_path,
+                                java_options=java_options)
     assert code == BAD_INPUT
     assert "error: The input's schema does not match the signature of the model models:/churn_gbt@Champion: " \
            "support_calls is string but the signature has int." in err
@@ -93,7 +96,7 @@ def test_train_then_batch_score_with_spark_submit_and_bad_input_exits_2(spark, t
         assert run.data.params["input_version"] == "0" and run.data.tags["sparktrack.gate.passed"] == "true"
 
 
-def test_maintenance_compacts_to_fewer_files_with_identical_query_results(spark, tmp_path):
+def test_maintenance_compacts_to_fewer_files_with_identical_query_results(spark, tmp_path, java_options):
     store = str(tmp_path / "store")
     queries = {
         "metrics": "SELECT run_id, key, value, step FROM {db}.metrics",
@@ -112,7 +115,8 @@ def test_maintenance_compacts_to_fewer_files_with_identical_query_results(spark,
                   for name, q in queries.items()}
 
         code, result, err = spark_submit("maintenance", "--store", store, "--zorder", "--purge",
-                                         "--tables", "metrics,params,run_events,runs", tmp_path=tmp_path)
+                                         "--tables", "metrics,params,run_events,runs", tmp_path=tmp_path,
+                                         java_options=java_options)
         assert code == OK, err[-3000:]
         reports = {r["table"]: r for r in result["tables"]}
         assert set(reports) == {"metrics", "params", "run_events", "runs"}
@@ -179,10 +183,11 @@ def standalone_master(tmp_path):
                 process.kill()
 
 
-def test_both_jobs_run_on_a_standalone_cluster(spark, tmp_path, churn, standalone_master):
+def test_both_jobs_run_on_a_standalone_cluster(spark, tmp_path, churn, standalone_master, java_options):
     store, predictions = str(tmp_path / "store"), str(tmp_path / "predictions")
-    on_cluster = dict(tmp_path=tmp_path, master=standalone_master,
-                      extra_conf=("spark.executor.memory=1g", "spark.cores.max=2"))
+    on_cluster = dict(tmp_path=tmp_path, java_options=java_options, master=standalone_master,
+                      extra_conf=("spark.executor.memory=1g", "spark.cores.max=2",
+                                  f"spark.executor.extraJavaOptions={SHORT_LIVED_JVM}"))
     code, trained, err = spark_submit(
         "train", "--config", str(REPO / "conf" / "jobs" / "train_churn.toml"), "--store", store,
         "--input", churn, *QUICK, **on_cluster)

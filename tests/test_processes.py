@@ -1,110 +1,152 @@
-"""Real concurrent processes writing one local store, and a process killed mid-run."""
+"""Real concurrent processes writing one local store, and processes killed mid-logging and
+mid-commit."""
 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import Row
 
+from _procs import WORKER, worker_env
+from sparktrack.store import tables
 from sparktrack.testing import fresh_store
 
-WORKER = os.path.join(os.path.dirname(__file__), "_worker.py")
+pytestmark = pytest.mark.slow
 
 
-def _env(tmp_path, **extra):
-    env = dict(os.environ)
-    env.update({
-        "SPARKTRACK_SPOOL_DIR": str(tmp_path / "spool"),
-        "SPARKTRACK_SPARK_MASTER": "local[1]",
-        "PYTHONPATH": os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(WORKER)), env.get("PYTHONPATH")])),
-    })
-    env.update(extra)
-    return env
-
-
-@pytest.mark.slow
-def test_four_processes_log_to_one_store_and_nothing_is_lost(spark, tmp_path):
+def test_eight_processes_log_and_race_the_registry_and_every_record_is_there_once(spark, tmp_path, java_options):
     store = str(tmp_path / "store")
-    workers, metrics, params, tags = 4, 3000, 20, 5
+    workers, metrics, params, tags = 8, 10_000, 50, 50
     procs = [
         subprocess.Popen(
-            [sys.executable, WORKER, "log", store, "/Shared/concurrent", str(metrics), str(params),
-             str(tags), str(w)],
-            env=_env(tmp_path, SPARKTRACK_FLUSH_INTERVAL="0.5"),
+            [sys.executable, WORKER, "log_and_register", store, "/Shared/concurrent", str(metrics),
+             str(params), str(tags), str(w)],
+            env=worker_env(tmp_path, java_options, SPARKTRACK_FLUSH_INTERVAL="1"),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for w in range(workers)
     ]
-    run_ids = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=600)
+    run_ids, versions = {}, {}
+    for w, proc in enumerate(procs):
+        out, err = proc.communicate(timeout=900)
         assert proc.returncode == 0, err[-3000:]
-        run_ids.append(out.strip().splitlines()[-1])
+        run_id, version = out.strip().splitlines()[-1].split()
+        run_ids[w], versions[w] = run_id, int(version)
 
     with fresh_store(spark, root=store, spool_dir=str(tmp_path / "spool")) as client:
-        experiments = spark.sql("SELECT experiment_id FROM sparktrack.experiments WHERE name = '/Shared/concurrent'")
+        db = client.database
+        experiments = spark.sql(f"SELECT experiment_id FROM {db}.experiments WHERE name = '/Shared/concurrent'")
         assert experiments.count() == 1  # concurrent get-or-create made one experiment
-        exp_id = experiments.first()["experiment_id"]
+        in_runs = f"run_id IN ({','.join(repr(r) for r in run_ids.values())})"
         per_run = spark.sql(f"""
             SELECT run_id, count(*) AS points, count(DISTINCT step) AS steps
-            FROM sparktrack.metrics WHERE run_id IN ({",".join(f"'{r}'" for r in run_ids)})
-            GROUP BY run_id ORDER BY run_id
-        """)
-        expected = spark.createDataFrame(
-            [Row(run_id=r, points=metrics, steps=metrics) for r in sorted(run_ids)]
-        )
+            FROM {db}.metrics WHERE {in_runs} GROUP BY run_id ORDER BY run_id""")
+        expected = spark.createDataFrame([Row(run_id=r, points=metrics, steps=metrics) for r in sorted(run_ids.values())])
         assert_df_equality(per_run, expected, ignore_nullable=True)
-        runs = client.search_runs([exp_id], output_format="list")
-        assert sorted(r.info.run_id for r in runs) == sorted(run_ids)
+        for log in ("params_log", "tags_log"):  # exactly once: no record committed twice
+            rows = spark.sql(f"SELECT count(*) AS n, count(DISTINCT run_id, key) AS d FROM {db}.{log} "
+                             f"WHERE {in_runs} AND key RLIKE '^[pt][0-9]+$'").first()
+            assert (rows["n"], rows["d"]) == (workers * params, workers * params), log
+        runs = client.search_runs([experiments.first()["experiment_id"]], output_format="list")
+        assert sorted(r.info.run_id for r in runs) == sorted(run_ids.values())
         for run in runs:
             worker = run.info.run_name.split("-")[1]
             assert run.info.status == "FINISHED"
             assert run.data.params == {f"p{i}": f"{worker}-{i}" for i in range(params)}
-            assert {k: v for k, v in run.data.tags.items() if k.startswith("t")} == {
-                f"t{i}": worker for i in range(tags)
-            }
-        param_rows = spark.sql(f"SELECT count(*) AS n FROM sparktrack.params_log WHERE run_id IN ({','.join(repr(r) for r in run_ids)})")
-        assert param_rows.first()["n"] == workers * params  # exactly once
+            assert {k: v for k, v in run.data.tags.items() if k.startswith("t")} == {f"t{i}": worker for i in range(tags)}
+
+        # The registry race: versions unique and consecutive, each alias on an existing version,
+        # and the audit log holds every change, in an order that explains the final Champion.
+        assert sorted(versions.values()) == list(range(1, workers + 1))
+        model_versions = spark.sql(f"SELECT version, source FROM {db}.model_versions WHERE name = 'raced'").collect()
+        assert sorted((r.version, r.source) for r in model_versions) == sorted(
+            (versions[w], f"/models/m{w}") for w in range(workers))
+        aliases = spark.sql(f"SELECT aliases FROM {db}.registered_models WHERE name = 'raced'").first()["aliases"]
+        assert {k: v for k, v in aliases.items() if k != "Champion"} == {f"w{w}": versions[w] for w in range(workers)}
+        audit = spark.sql(f"SELECT action, key, version, after FROM {db}.registry_audit ORDER BY event_time, seq").collect()
+        assert [r.action for r in audit].count("create_model") == 1
+        assert sorted(r.version for r in audit if r.action == "create_version") == list(range(1, workers + 1))
+        champion_moves = [int(r.after) for r in audit if r.action == "set_alias" and r.key == "Champion"]
+        assert sorted(champion_moves) == list(range(1, workers + 1))
+        assert aliases["Champion"] == champion_moves[-1]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("kill_after", [300, 4000])
-def test_sigkill_mid_run_loses_nothing_acknowledged(spark, tmp_path, kill_after):
-    store = str(tmp_path / "store")
-    proc = subprocess.Popen(
-        [sys.executable, WORKER, "crash", store, "1000000"],
-        env=_env(tmp_path, SPARKTRACK_FLUSH_INTERVAL="0.2", SPARKTRACK_FLUSH_SIZE="1000"),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    run_id, acked = None, -1
-    deadline = time.time() + 300
+@dataclass
+class Kill:
+    run_id: str
+    acked: int  # the last step whose log_metric returned before the kill
+    mid_commit: bool  # a commit had begun and not ended when the process died
+
+
+def _kill_one(proc: subprocess.Popen, mid_commit: bool, rng: random.Random) -> Kill:
+    """Read the worker's lines and SIGKILL it: just after its n-th commit begins (mid-commit), or
+    some acks after its n-th commit ended (mid-logging). Then read the lines it wrote before dying
+    to see which it was."""
+    run_id, acked, open_commit, ended, acks_since_end = None, -1, None, 0, 0
+    nth, acks_to_wait, deadline = rng.randint(1, 3), rng.randint(1, 200), time.monotonic() + 300
     for line in proc.stdout:
-        if line.startswith("run "):
-            run_id = line.split()[1]
-        elif line.startswith("ack "):
-            acked = int(line.split()[1])
-            if acked >= kill_after:
-                break
-        assert time.time() < deadline, "the worker never got going"
+        kind, value, *rest = line.split()
+        if kind == "run":
+            run_id = value
+        elif kind == "ack":
+            acked, acks_since_end = int(value), acks_since_end + 1
+        elif rest == ["begin"]:
+            open_commit = int(value)
+        elif rest == ["end"]:
+            open_commit, ended, acks_since_end = None, ended + 1, 0
+        if mid_commit and open_commit is not None and open_commit >= nth:
+            time.sleep(rng.uniform(0, 0.3))
+            break
+        if not mid_commit and ended >= nth and acks_since_end >= acks_to_wait:
+            break
+        assert time.monotonic() < deadline, "the worker never reached its kill point"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
-    assert run_id is not None and acked >= kill_after
-    assert os.listdir(tmp_path / "spool"), "the killed process left its spool behind"
+    for line in proc.stdout:  # lines written before the kill landed
+        kind, value, *rest = line.split()
+        if kind == "ack":
+            acked = int(value)
+        elif rest:
+            open_commit = int(value) if rest == ["begin"] else None
+    assert run_id is not None
+    return Kill(run_id=run_id, acked=acked, mid_commit=open_commit is not None)
 
-    # Opening the store replays the dead process's spool.
-    with fresh_store(spark, root=store, spool_dir=str(tmp_path / "spool")):
-        pass
-    assert not [f for f in os.listdir(tmp_path / "spool" / os.listdir(tmp_path / "spool")[0])]
-    steps = spark.sql(
-        f"SELECT count(*) AS n, count(DISTINCT step) AS d, min(step) AS lo, max(step) AS hi "
-        f"FROM delta.`{store}/tables/metrics` WHERE run_id = '{run_id}'"
-    ).first()
-    assert steps["n"] == steps["d"], "a replayed batch was committed twice"
-    assert steps["lo"] == 0 and steps["hi"] >= acked and steps["n"] == steps["hi"] + 1
-    assert spark.sql(f"SELECT count(*) AS n FROM delta.`{store}/tables/runs` WHERE run_id = '{run_id}'").first()["n"] == 1
+
+def test_sigkill_at_20_points_mid_logging_and_mid_commit_loses_nothing_acknowledged(spark, tmp_path, java_options):
+    """Five generations of four workers on one store. Each worker opens the store (replaying the
+    spools that the killed workers before it left), logs, and is killed; the last open replays
+    the rest. Every acknowledged step must be committed exactly once and every table readable."""
+    store, rng = str(tmp_path / "store"), random.Random(20)
+    env = worker_env(tmp_path, java_options, SPARKTRACK_FLUSH_INTERVAL="1", SPARKTRACK_FLUSH_SIZE="2000")
+    kills: list[Kill] = []
+    for generation in range(5):
+        procs = [subprocess.Popen([sys.executable, WORKER, "crash", store, "1000000"], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                 for _ in range(4)]
+        kills += [_kill_one(proc, mid_commit=(generation + i) % 2 == 0, rng=rng) for i, proc in enumerate(procs)]
+    assert len(kills) == 20
+    assert sum(k.mid_commit for k in kills) >= 5 and sum(not k.mid_commit for k in kills) >= 5, kills
+    assert os.listdir(tmp_path / "spool"), "the killed processes left their spools behind"
+
+    with fresh_store(spark, root=store, spool_dir=str(tmp_path / "spool")) as client:
+        steps = {r.run_id: r for r in spark.sql(f"""
+            SELECT run_id, count(*) AS n, count(DISTINCT step) AS d, min(step) AS lo, max(step) AS hi
+            FROM {client.database}.metrics GROUP BY run_id""").collect()}
+        runs = spark.sql(f"SELECT run_id, count(*) AS n FROM {client.database}.runs_log GROUP BY run_id").collect()
+    for kill in kills:
+        found = steps[kill.run_id]
+        assert found.n == found.d, f"a replayed batch was committed twice: {kill}, {found}"
+        assert found.lo == 0 and found.hi >= kill.acked and found.n == found.hi + 1, (kill, found)
+    assert sorted((r.run_id, r.n) for r in runs) == sorted((k.run_id, 1) for k in kills)
+    for table in tables.ALL_TABLES:  # every table reads back whole: no torn commit
+        spark.read.format("delta").load(f"{store}/tables/{table.name}").count()
+    [spool] = os.listdir(tmp_path / "spool")
+    assert os.listdir(tmp_path / "spool" / spool) == [], "a spool was left unreplayed"

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -22,9 +19,6 @@ from sparktrack.errors import (
     PromotionBlockedError,
 )
 from sparktrack.registry import RegistryClient
-
-WORKER = os.path.join(os.path.dirname(__file__), "_worker.py")
-
 
 @pytest.fixture
 def registry(client):
@@ -197,30 +191,6 @@ def test_audit_log_and_sql_lineage_from_model_version_to_training_data(registry,
     assert [a[0] for a in actions] == ["create_model", "create_version", "set_alias"]
     assert actions[2] == ("set_alias", "Champion", None, "1")
     assert all(r.user_id for r in registry.audit_log("lineage").collect())
-
-
-@pytest.mark.slow
-def test_eight_processes_register_the_same_model_and_get_distinct_consecutive_versions(spark, tmp_path):
-    store = str(tmp_path / "store")
-    env = dict(os.environ, SPARKTRACK_SPOOL_DIR=str(tmp_path / "spool"), SPARKTRACK_SPARK_MASTER="local[1]",
-               PYTHONPATH=os.path.dirname(os.path.dirname(WORKER)))
-    procs = [subprocess.Popen([sys.executable, WORKER, "register", store, "raced", f"/models/m{i}"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(8)]
-    versions = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=900)
-        assert proc.returncode == 0, err[-3000:]
-        versions.append(int(out.strip().splitlines()[-1]))
-    assert sorted(versions) == list(range(1, 9))
-    from sparktrack.testing import fresh_store
-
-    with fresh_store(spark, root=store):
-        rows = spark.sql("SELECT version, source FROM sparktrack.model_versions WHERE name = 'raced'")
-        assert sorted(r.version for r in rows.collect()) == list(range(1, 9))
-        assert sorted(r.source for r in rows.collect()) == sorted(f"/models/m{i}" for i in range(8))
-        created = spark.sql("SELECT count(*) AS n FROM sparktrack.registry_audit WHERE action = 'create_model'")
-        assert created.first()["n"] == 1
 
 
 def test_log_register_alias_load_by_alias_and_predict_for_each_flavor(registry):
