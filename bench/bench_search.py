@@ -1,0 +1,286 @@
+"""Search benchmark at scale: sparktrack and MLflow (SQLite store) holding the same runs, queried
+side by side through each system's public API (and SQL for sparktrack).
+
+    python bench/bench_search.py [--runs N] [--steps S] [--repeats R] [--dir DIR] [--no-mlflow]
+
+The workload (default 100,000 runs): every run has 10 params (``model`` is one of gbt, rf, lr,
+svm; ``p1``..``p9`` are numbers), 1 tag (``team``, one of five), 5 final metrics (acc, f1, auc,
+precision, recall) and an S-step ``loss`` history (default 100), so 100,000 runs hold 10.5M metric
+points. Both stores are populated in bulk, bypassing the logging APIs (not timed): sparktrack's
+Delta tables are written by Spark, MLflow's SQLite tables by executemany after MLflow created and
+migrated the database.
+
+The queries, each timed R times (default 3) after one untimed warm-up, median printed:
+
+* (a) top 100 runs by ``metrics.acc`` under ``metrics.acc > 0.5 and params.model = 'gbt' and
+  tags.team = 'a'``, as pandas (``search_runs`` in both);
+* (b) all runs with ``tags.team = 'a'`` as pandas (a fifth of the runs);
+* (c) one run's ``loss`` history (``get_metric_history`` in both);
+* (d) the best ``acc`` per value of ``params.model``: one SQL statement in sparktrack; in MLflow,
+  every run through ``search_runs`` and a pandas groupby.
+
+Each answer is checked against the other system's (same runs, same values); a mismatch exits
+with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from typing import Callable, Sequence
+
+FINAL_METRICS = ("acc", "f1", "auc", "precision", "recall")
+MODELS = ("gbt", "rf", "lr", "svm")
+TEAMS = ("a", "b", "c", "d", "e")
+FILTER_A = "metrics.acc > 0.5 and params.model = 'gbt' and tags.team = 'a'"
+FILTER_B = "tags.team = 'a'"
+START_MS = 1_767_225_600_000  # 2026-01-01, the first run's start
+
+
+def run_id(i: int) -> str:
+    return hashlib.md5(f"run-{i}".encode()).hexdigest()
+
+
+def final_metric(i: int, k: int) -> float:
+    """A value in [0, 1) for run i and final metric k; the Spark expression in
+    populate_sparktrack computes the same."""
+    return ((i * 7919 + k * 104_729) % 100_003) / 100_003
+
+
+def timed(action: Callable[[], object], repeats: int) -> tuple[float, object]:
+    result = action()  # warm-up, and the answer to check
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds), result
+
+
+# -- sparktrack ---------------------------------------------------------------------------------
+def populate_sparktrack(spark, root: str, runs: int, steps: int) -> str:
+    """Write the runs straight into the store's Delta tables; returns the experiment id."""
+    import sparktrack
+    from sparktrack.store import tables
+    from sparktrack.tracking import fluent
+
+    sparktrack.set_tracking_uri(root, spark)
+    experiment_id = sparktrack.create_experiment("bench")
+    tables_root = f"{fluent.client().store_root}/tables"
+    base = spark.range(runs).selectExpr(
+        "id AS i", "md5(concat('run-', id)) AS run_id",
+        f"timestamp_millis({START_MS} + id * 1000) AS t")
+
+    def save(table, frame) -> None:
+        names = [f.name for f in table.schema.fields]
+        frame = frame.selectExpr(*[f"CAST({n} AS {f.dataType.simpleString()}) AS {n}"
+                                   for n, f in zip(names, table.schema.fields)])
+        frame.write.format("delta").mode("append").save(f"{tables_root}/{table.name}")
+
+    save(tables.RUNS, base.selectExpr(
+        "run_id", f"'{experiment_id}' AS experiment_id", "concat('run-', i) AS run_name",
+        "'bench' AS user_id", "t AS start_time",
+        f"concat('{root}/artifacts/{experiment_id}/', run_id, '/artifacts') AS artifact_uri",
+        "CAST(NULL AS STRING) AS parent_run_id", "CAST(NULL AS STRING) AS spark_app_id"))
+    save(tables.RUN_EVENTS, base.selectExpr(
+        "run_id", "'RUNNING' AS status", "CAST(NULL AS TIMESTAMP) AS end_time",
+        "'active' AS lifecycle_stage", "t AS event_time", "1 AS seq").unionByName(base.selectExpr(
+        "run_id", "'FINISHED' AS status", "t + INTERVAL 1 SECOND AS end_time",
+        "CAST(NULL AS STRING) AS lifecycle_stage", "t + INTERVAL 1 SECOND AS event_time", "2 AS seq")))
+    models = ", ".join(f"'{m}'" for m in MODELS)
+    save(tables.PARAMS, base.selectExpr(
+        "run_id", "i", "explode(sequence(0, 9)) AS k", "t").selectExpr(
+        "run_id", "IF(k = 0, 'model', concat('p', k)) AS key",
+        f"IF(k = 0, element_at(array({models}), CAST(i % 4 AS INT) + 1), "
+        "CAST(k * 10 AS STRING)) AS value", "t AS logged_at", "k AS seq"))
+    teams = ", ".join(f"'{t}'" for t in TEAMS)
+    save(tables.TAGS, base.selectExpr(
+        "run_id", "'team' AS key", f"element_at(array({teams}), CAST(i % 5 AS INT) + 1) AS value",
+        "false AS deleted", "t AS logged_at", "0 AS seq"))
+    finals = base.selectExpr("run_id", "i", "t", "posexplode(array(" + ", ".join(
+        f"'{m}'" for m in FINAL_METRICS) + ")) AS (k, key)").selectExpr(
+        "run_id", "key", "CAST((i * 7919 + k * 104729) % 100003 AS DOUBLE) / 100003 AS value", "0 AS step",
+        "t AS timestamp")
+    history = base.selectExpr("run_id", "t", f"explode(sequence(0, {steps - 1})) AS step").selectExpr(
+        "run_id", "'loss' AS key", "CAST(1 AS DOUBLE) / (step + 1) AS value", "step", "t AS timestamp")
+    save(tables.METRICS, finals.unionByName(history))
+    return experiment_id
+
+
+# -- MLflow -------------------------------------------------------------------------------------
+def populate_mlflow(db: str, runs: int, steps: int) -> str:
+    """Create the database with MLflow (migrations included), then bulk-insert the runs."""
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{db}")
+    experiment_id = mlflow.create_experiment("bench")
+    con = sqlite3.connect(db)
+    columns = {table: [row[1] for row in con.execute(f"PRAGMA table_info({table})")]
+               for table in ("runs", "params", "tags", "metrics", "latest_metrics")}
+
+    def insert(table: str, rows) -> None:
+        names = columns[table]
+        con.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                        ([row.get(n) for n in names] for row in rows))
+
+    chunk = 5_000
+    for start in range(0, runs, chunk):
+        ids = range(start, min(runs, start + chunk))
+        insert("runs", ({
+            "run_uuid": run_id(i), "name": f"run-{i}", "source_type": "LOCAL", "source_name": "",
+            "entry_point_name": "", "user_id": "bench", "status": "FINISHED",
+            "start_time": START_MS + i * 1000, "end_time": START_MS + i * 1000 + 1000,
+            "deleted_time": None, "source_version": "", "lifecycle_stage": "active",
+            "artifact_uri": f"/tmp/mlflow-artifacts/{run_id(i)}", "experiment_id": int(experiment_id),
+        } for i in ids))
+        insert("params", ({"key": "model" if k == 0 else f"p{k}", "value": MODELS[i % 4] if k == 0 else str(k * 10),
+                           "run_uuid": run_id(i)} for i in ids for k in range(10)))
+        insert("tags", ({"key": "team", "value": TEAMS[i % 5], "run_uuid": run_id(i)} for i in ids))
+        for table in ("metrics", "latest_metrics"):
+            insert(table, ({"key": key, "value": final_metric(i, k), "timestamp": START_MS + i * 1000,
+                            "run_uuid": run_id(i), "step": 0, "is_nan": False}
+                           for i in ids for k, key in enumerate(FINAL_METRICS)))
+        insert("metrics", ({"key": "loss", "value": 1.0 / (s + 1), "timestamp": START_MS + i * 1000,
+                            "run_uuid": run_id(i), "step": s, "is_nan": False}
+                           for i in ids for s in range(steps)))
+        insert("latest_metrics", ({"key": "loss", "value": 1.0 / steps, "timestamp": START_MS + i * 1000,
+                                   "run_uuid": run_id(i), "step": steps - 1, "is_nan": False} for i in ids))
+        con.commit()
+    con.close()
+    return experiment_id
+
+
+# -- the queries --------------------------------------------------------------------------------
+def queries_sparktrack(spark, experiment_id: str, probe: str) -> dict[str, Callable[[], object]]:
+    import sparktrack
+    from sparktrack.tracking import fluent
+
+    def a():
+        frame = sparktrack.search_runs([experiment_id], FILTER_A, order_by=["metrics.acc DESC"], max_results=100)
+        return list(frame["run_id"])
+
+    def b():
+        frame = sparktrack.search_runs([experiment_id], FILTER_B, max_results=1_000_000)
+        return sorted(frame["run_id"])
+
+    def c():
+        return [(m.step, m.value) for m in fluent.client().get_metric_history(probe, "loss")]
+
+    def d():
+        rows = spark.sql(f"""
+            SELECT params['model'] AS model, max(metrics['acc']) AS best FROM sparktrack.runs
+            WHERE experiment_id = '{experiment_id}' GROUP BY params['model']""").collect()
+        return sorted((r.model, round(r.best, 9)) for r in rows)
+
+    return {"a": a, "b": b, "c": c, "d": d}
+
+
+def queries_mlflow(experiment_id: str, probe: str) -> dict[str, Callable[[], object]]:
+    import mlflow
+
+    client = mlflow.MlflowClient()
+
+    def a():
+        frame = mlflow.search_runs([experiment_id], FILTER_A, order_by=["metrics.acc DESC"], max_results=100)
+        return list(frame["run_id"])
+
+    def b():
+        frame = mlflow.search_runs([experiment_id], FILTER_B, max_results=1_000_000)
+        return sorted(frame["run_id"])
+
+    def c():
+        return [(m.step, m.value) for m in sorted(client.get_metric_history(probe, "loss"), key=lambda m: m.step)]
+
+    def d():
+        frame = mlflow.search_runs([experiment_id], max_results=1_000_000)
+        best = frame.groupby("params.model")["metrics.acc"].max()
+        return sorted((model, round(value, 9)) for model, value in best.items())
+
+    return {"a": a, "b": b, "c": c, "d": d}
+
+
+LABELS = {
+    "a": "(a) top 100 by metric, filter on metric + param + tag",
+    "b": "(b) all runs with a tag, as pandas",
+    "c": "(c) one run's metric history",
+    "d": "(d) best metric per param value",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=100_000, help="runs in each store (default 100000)")
+    parser.add_argument("--steps", type=int, default=100, help="steps of each run's loss history (default 100)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats of each query (default 3)")
+    parser.add_argument("--dir", help="working directory (default: a fresh temporary directory)")
+    parser.add_argument("--no-mlflow", action="store_true", help="run sparktrack alone")
+    args = parser.parse_args(argv)
+    work = args.dir or tempfile.mkdtemp(prefix="sparktrack-bench-search-")
+    os.environ.setdefault("SPARKTRACK_SPOOL_DIR", os.path.join(work, "spool"))
+    with_mlflow = not args.no_mlflow and importlib.util.find_spec("mlflow") is not None
+
+    from sparktrack.session import spark_session
+
+    spark = spark_session(app_name="bench-search")
+    spark.sparkContext.setLogLevel("ERROR")
+    points = args.runs * (len(FINAL_METRICS) + args.steps)
+    probe = run_id(args.runs // 2)
+    print(f"Populating sparktrack: {args.runs:,} runs, {points:,} metric points...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    experiment_id = populate_sparktrack(spark, f"{work}/store", args.runs, args.steps)
+    print(f"  {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
+    systems = {"sparktrack": queries_sparktrack(spark, experiment_id, probe)}
+    if with_mlflow:
+        print("Populating MLflow (SQLite)...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        mlflow_experiment = populate_mlflow(f"{work}/mlflow.db", args.runs, args.steps)
+        print(f"  {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
+        systems["mlflow"] = queries_mlflow(mlflow_experiment, probe)
+    else:
+        print("MLflow is not installed (pip install -e '.[bench]') or --no-mlflow: sparktrack alone.",
+              file=sys.stderr)
+
+    seconds: dict[tuple[str, str], float] = {}
+    answers: dict[tuple[str, str], object] = {}
+    for key in LABELS:
+        for system, queries in systems.items():
+            print(f"  {key} {system}...", file=sys.stderr, flush=True)
+            seconds[system, key], answers[system, key] = timed(queries[key], args.repeats)
+            print(f"    {seconds[system, key]:.3f}s", file=sys.stderr, flush=True)
+
+    failures = []
+    if with_mlflow:
+        for key in LABELS:
+            if answers["sparktrack", key] != answers["mlflow", key]:
+                failures.append(f"{key}: the answers differ: sparktrack {str(answers['sparktrack', key])[:200]} "
+                                f"vs MLflow {str(answers['mlflow', key])[:200]}")
+
+    import pyspark
+
+    print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, Spark {pyspark.__version__}, master {spark.sparkContext.master}"
+          + (f", MLflow {__import__('mlflow').__version__} on SQLite" if with_mlflow else ""))
+    print(f"{args.runs:,} runs, {points:,} metric points; median of {args.repeats} after a warm-up\n")
+    print(f"| {'Query':<54} | {'sparktrack':>10} | {'MLflow':>10} | {'ratio':>8} |")
+    print(f"| {'-' * 54} | {'-' * 10} | {'-' * 10} | {'-' * 8} |")
+    for key, label in LABELS.items():
+        ours = seconds["sparktrack", key]
+        theirs = seconds.get(("mlflow", key))
+        ratio = f"{theirs / ours:.1f}x" if theirs is not None else "-"
+        other = f"{theirs:.3f}s" if theirs is not None else "-"
+        print(f"| {label:<54} | {ours:>9.3f}s | {other:>10} | {ratio:>8} |")
+    for failure in failures:
+        print(f"error: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
