@@ -159,17 +159,23 @@ def populate_mlflow(db: str, runs: int, steps: int) -> str:
 
 
 # -- the queries --------------------------------------------------------------------------------
-def queries_sparktrack(spark, experiment_id: str, probe: str) -> dict[str, Callable[[], object]]:
-    import sparktrack
-    from sparktrack.tracking import fluent
+def search_queries(search_runs: Callable, experiment_id: str) -> dict[str, Callable[[], object]]:
+    """(a) and (b), asked the same way of either system's ``search_runs`` (both return pandas)."""
 
     def a():
-        frame = sparktrack.search_runs([experiment_id], FILTER_A, order_by=["metrics.acc DESC"], max_results=100)
+        frame = search_runs([experiment_id], FILTER_A, order_by=["metrics.acc DESC"], max_results=100)
         return list(frame["run_id"])
 
     def b():
-        frame = sparktrack.search_runs([experiment_id], FILTER_B, max_results=1_000_000)
+        frame = search_runs([experiment_id], FILTER_B, max_results=1_000_000)
         return sorted(frame["run_id"])
+
+    return {"a": a, "b": b}
+
+
+def queries_sparktrack(spark, experiment_id: str, probe: str) -> dict[str, Callable[[], object]]:
+    import sparktrack
+    from sparktrack.tracking import fluent
 
     def c():
         return [(m.step, m.value) for m in fluent.client().get_metric_history(probe, "loss")]
@@ -180,21 +186,13 @@ def queries_sparktrack(spark, experiment_id: str, probe: str) -> dict[str, Calla
             WHERE experiment_id = '{experiment_id}' GROUP BY params['model']""").collect()
         return sorted((r.model, round(r.best, 9)) for r in rows)
 
-    return {"a": a, "b": b, "c": c, "d": d}
+    return {**search_queries(sparktrack.search_runs, experiment_id), "c": c, "d": d}
 
 
 def queries_mlflow(experiment_id: str, probe: str) -> dict[str, Callable[[], object]]:
     import mlflow
 
     client = mlflow.MlflowClient()
-
-    def a():
-        frame = mlflow.search_runs([experiment_id], FILTER_A, order_by=["metrics.acc DESC"], max_results=100)
-        return list(frame["run_id"])
-
-    def b():
-        frame = mlflow.search_runs([experiment_id], FILTER_B, max_results=1_000_000)
-        return sorted(frame["run_id"])
 
     def c():
         return [(m.step, m.value) for m in sorted(client.get_metric_history(probe, "loss"), key=lambda m: m.step)]
@@ -204,7 +202,7 @@ def queries_mlflow(experiment_id: str, probe: str) -> dict[str, Callable[[], obj
         best = frame.groupby("params.model")["metrics.acc"].max()
         return sorted((model, round(value, 9)) for model, value in best.items())
 
-    return {"a": a, "b": b, "c": c, "d": d}
+    return {**search_queries(mlflow.search_runs, experiment_id), "c": c, "d": d}
 
 
 LABELS = {
@@ -274,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key, label in LABELS.items():
         ours = seconds["sparktrack", key]
         theirs = seconds.get(("mlflow", key))
-        ratio = f"{theirs / ours:.1f}x" if theirs is not None else "-"
+        ratio = "-" if theirs is None else f"{theirs / ours:,.1f}x" if theirs >= ours / 10 else f"{theirs / ours:.3f}x"
         other = f"{theirs:.3f}s" if theirs is not None else "-"
         print(f"| {label:<54} | {ours:>9.3f}s | {other:>10} | {ratio:>8} |")
     for failure in failures:

@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING
 from sparktrack.errors import ArtifactNotFoundError, RunNotFoundError
 from sparktrack.models.descriptor import DESCRIPTOR_FILE, ModelDescriptor
 from sparktrack.models.errors import ModelNotFoundError, ModelURIError
-from sparktrack.store.artifacts import ArtifactRepository, check_relative, join_uri
+from sparktrack.store.artifacts import URI_SCHEME, ArtifactRepository, check_relative, join_uri
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 RUNS_PREFIX = "runs:/"
 MODELS_PREFIX = "models:/"
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _VERSION = re.compile(r"^([1-9][0-9]*|latest)$", re.IGNORECASE)
 
 
@@ -103,7 +102,7 @@ def _locate_run_model(model_uri: str) -> LocatedModel:
 
 def _directory_uri(model_uri: str) -> str:
     """A path on local disk becomes a ``file:`` URI; any other URI is left to Hadoop."""
-    if not _SCHEME.match(model_uri) and os.path.exists(model_uri):
+    if not URI_SCHEME.match(model_uri) and os.path.exists(model_uri):
         return f"file:{os.path.abspath(model_uri)}"
     return model_uri.rstrip("/") or model_uri
 
@@ -120,7 +119,7 @@ def _read(model_uri: str, directory: str, spark: SparkSession) -> LocatedModel:
     except Py4JJavaError as error:
         detail = str(error.java_exception)
         if "UnsupportedFileSystemException" in detail or "No FileSystem for scheme" in detail:
-            scheme = _SCHEME.match(model_uri)
+            scheme = URI_SCHEME.match(model_uri)
             raise ModelURIError(
                 model_uri, f"has a scheme ({scheme.group(1) if scheme else '?'}:) that no Hadoop "
                            "FileSystem serves") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,9 @@ from sparktrack.errors import ArtifactNotFoundError, InvalidNameError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+#: A URI's scheme (``s3a:``, ``file:``, ``models:``...), captured without its colon.
+URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 def join_uri(base: str, *parts: str) -> str:

@@ -22,6 +22,7 @@ from sparktrack import __version__, settings
 from sparktrack.entities import now_ms
 from sparktrack.errors import SchemaVersionError, StoreError
 from sparktrack.store import tables
+from sparktrack.store.artifacts import URI_SCHEME
 from sparktrack.store.buffer import RecordBuffer, replay_orphans
 from sparktrack.store.locking import CommitLock
 from sparktrack.store.tables import Table
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_DATABASE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: A plain SQL identifier: a database name, or one part of a catalog table name.
+SQL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def normalize_root(root: str) -> tuple[str, str | None]:
@@ -42,7 +43,7 @@ def normalize_root(root: str) -> tuple[str, str | None]:
         local = re.sub(r"^file:(//)?", "", root)
         local = os.path.abspath(local)
         return f"file:{local}", local
-    if _SCHEME.match(root):
+    if URI_SCHEME.match(root):
         return root.rstrip("/"), None
     local = os.path.abspath(os.path.expanduser(root))
     return f"file:{local}", local
@@ -70,7 +71,7 @@ class DeltaStore:
         self.spark = spark
         self.root, self.local_root = normalize_root(settings.STORE.get(root))
         self.database = settings.DATABASE.get(database)
-        if not _DATABASE.match(self.database):
+        if not SQL_IDENTIFIER.match(self.database):
             raise StoreError(
                 f"Database name {self.database!r} is not a plain SQL identifier; use letters, "
                 "digits and underscores (SPARKTRACK_DATABASE)."

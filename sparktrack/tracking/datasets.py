@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sparktrack.errors import InvalidValueError, TableNotFoundError
+from sparktrack.store.artifacts import URI_SCHEME
+from sparktrack.store.delta_store import SQL_IDENTIFIER
 from sparktrack.tracking.store import DatasetInput
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
-
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def delta_source(df: DataFrame) -> tuple[str, int] | None:
@@ -65,10 +63,10 @@ class TableRef:
         if not isinstance(ref, str) or not ref.strip():
             raise InvalidValueError(what, ref, "a Delta table path or a catalog table name (db.table)")
         ref = ref.strip()
-        if _SCHEME.match(ref) or "/" in ref or ref.startswith("."):
+        if URI_SCHEME.match(ref) or "/" in ref or ref.startswith("."):
             return cls(ref, path=ref)
         parts = ref.split(".")
-        if not all(_IDENTIFIER.match(part) for part in parts) or len(parts) > 3:
+        if not all(SQL_IDENTIFIER.match(part) for part in parts) or len(parts) > 3:
             raise InvalidValueError(
                 what, ref, "a Delta table path (with a '/', e.g. ./churn) or a catalog name of up to "
                 "three dot-separated identifiers (letters, digits, underscores), e.g. ml.churn")
