@@ -7,8 +7,10 @@ The workload (default 100,000 runs): every run has 10 params (``model`` is one o
 svm; ``p1``..``p9`` are numbers), 1 tag (``team``, one of five), 5 final metrics (acc, f1, auc,
 precision, recall) and an S-step ``loss`` history (default 100), so 100,000 runs hold 10.5M metric
 points. Both stores are populated in bulk, bypassing the logging APIs (not timed): sparktrack's
-Delta tables are written by Spark, MLflow's SQLite tables by executemany after MLflow created and
-migrated the database.
+Delta tables are written by Spark (the metric history clustered by run, as logging and the
+maintenance job's Z-ORDER leave it; ``metrics_latest`` holding each run's last point per key, as a
+logging commit adds it), MLflow's SQLite tables by executemany after MLflow created and migrated
+the database (its ``latest_metrics`` table filled as MLflow's logging fills it).
 
 The queries, each timed R times (default 3) after one untimed warm-up, median printed:
 
@@ -16,8 +18,8 @@ The queries, each timed R times (default 3) after one untimed warm-up, median pr
   tags.team = 'a'``, as pandas (``search_runs`` in both);
 * (b) all runs with ``tags.team = 'a'`` as pandas (a fifth of the runs);
 * (c) one run's ``loss`` history (``get_metric_history`` in both);
-* (d) the best ``acc`` per value of ``params.model``: one SQL statement in sparktrack; in MLflow,
-  every run through ``search_runs`` and a pandas groupby.
+* (d) the best ``acc`` per value of ``params.model``: one SQL statement over sparktrack's views
+  (``D_SQL``); in MLflow, every run through ``search_runs`` and a pandas groupby.
 
 Each answer is checked against the other system's (same runs, same values); a mismatch exits
 with status 1.
@@ -111,7 +113,12 @@ def populate_sparktrack(spark, root: str, runs: int, steps: int) -> str:
         "t AS timestamp")
     history = base.selectExpr("run_id", "t", f"explode(sequence(0, {steps - 1})) AS step").selectExpr(
         "run_id", "'loss' AS key", "CAST(1 AS DOUBLE) / (step + 1) AS value", "step", "t AS timestamp")
-    save(tables.METRICS, finals.unionByName(history))
+    # Each run's points together, as logging leaves them (a run's points share its flushes) and
+    # as `jobs/maintenance.py --zorder` keeps them (Z-ORDER BY run_id, key).
+    save(tables.METRICS, finals.unionByName(history).repartitionByRange(16, "run_id")
+         .sortWithinPartitions("run_id", "key", "step"))
+    # What a logging commit adds beside its points: the last point of each run and key.
+    save(tables.METRICS_LATEST, finals.unionByName(history.filter(f"step = {steps - 1}")))
     return experiment_id
 
 
@@ -173,6 +180,18 @@ def search_queries(search_runs: Callable, experiment_id: str) -> dict[str, Calla
     return {"a": a, "b": b}
 
 
+#: (d) in sparktrack: the long views joined on run_id, so that only the ``model`` params and the
+#: ``acc`` metrics are read (``params['model']`` of the runs view would build every run's maps).
+D_SQL = """
+    SELECT p.value AS model, max(m.value) AS best
+    FROM sparktrack.runs r
+    JOIN sparktrack.params p ON p.run_id = r.run_id AND p.key = 'model'
+    JOIN sparktrack.latest_metrics m ON m.run_id = r.run_id AND m.key = 'acc'
+    WHERE r.experiment_id = :experiment_id AND r.lifecycle_stage = 'active'
+    GROUP BY p.value
+"""
+
+
 def queries_sparktrack(spark, experiment_id: str, probe: str) -> dict[str, Callable[[], object]]:
     import sparktrack
     from sparktrack.tracking import fluent
@@ -181,9 +200,7 @@ def queries_sparktrack(spark, experiment_id: str, probe: str) -> dict[str, Calla
         return [(m.step, m.value) for m in fluent.client().get_metric_history(probe, "loss")]
 
     def d():
-        rows = spark.sql(f"""
-            SELECT params['model'] AS model, max(metrics['acc']) AS best FROM sparktrack.runs
-            WHERE experiment_id = '{experiment_id}' GROUP BY params['model']""").collect()
+        rows = spark.sql(D_SQL, args={"experiment_id": experiment_id}).collect()
         return sorted((r.model, round(r.best, 9)) for r in rows)
 
     return {**search_queries(sparktrack.search_runs, experiment_id), "c": c, "d": d}

@@ -295,6 +295,59 @@ def test_log_input_records_the_delta_table_and_the_version_read(client, tmp_path
     assert sources == {f"file:{path}"}
 
 
+def _latest_from_history(spark, database):
+    """latest_metrics as the full history defines it: the greatest (step, timestamp, value)."""
+    return spark.sql(f"""
+        SELECT run_id, key, p.value, p.step, p.timestamp FROM (
+            SELECT run_id, key, max_by(struct(value, step, timestamp), struct(step, timestamp, value)) AS p
+            FROM {database}.metrics GROUP BY run_id, key)""")
+
+
+def test_latest_metrics_agree_with_the_full_history_across_commits(client):
+    with sparktrack.start_run() as run:
+        client.log_metric(run.info.run_id, "loss", 0.5, step=3, timestamp=1_000)
+        client.log_metric(run.info.run_id, "loss", 0.9, step=1, timestamp=9_000)  # an older step, later
+        client.flush()
+        client.log_metric(run.info.run_id, "loss", 0.7, step=3, timestamp=2_000)  # same step, later
+        client.log_metric(run.info.run_id, "tie", 1.0, step=0, timestamp=5)
+        client.log_metric(run.info.run_id, "tie", math.nan, step=0, timestamp=5)  # NaN sorts highest
+        client.log_metric(run.info.run_id, "tie", 2.0, step=0, timestamp=5)
+        client.flush()
+        client.log_metric(run.info.run_id, "loss", 0.6, step=2, timestamp=99_000)  # an older step
+    latest = client.spark.sql(f"SELECT run_id, key, value, step, timestamp FROM {client.database}.latest_metrics")
+    assert_df_equality(latest, _latest_from_history(client.spark, client.database), ignore_row_order=True,
+                       ignore_nullable=True, allow_nan_equality=True)
+    metrics = sparktrack.get_run(run.info.run_id).data.metrics
+    assert metrics["loss"] == 0.7 and math.isnan(metrics["tie"])
+
+
+def test_a_schema_1_store_is_migrated_when_opened(client):
+    import shutil
+
+    from sparktrack.store import tables
+    from sparktrack.store.delta_store import DeltaStore
+
+    with sparktrack.start_run():
+        for step in range(3):
+            sparktrack.log_metric("loss", 1.0 / (step + 1), step=step)
+        sparktrack.log_metric("acc", 0.8)
+    delta = client._delta
+    # What schema version 1 left behind: no metrics_latest table, and version 1 in store_meta.
+    shutil.rmtree(os.path.join(delta.local_root, "tables", tables.METRICS_LATEST.name))
+    delta.frame(tables.STORE_META, [(1, "0.1.0", 0)]).write.format("delta").mode("overwrite").save(
+        delta.path(tables.STORE_META))
+    reopened = DeltaStore(client.spark, client.store_root)
+    try:
+        latest = reopened.view("latest_metrics").select("run_id", "key", "value", "step", "timestamp")
+        assert_df_equality(latest, _latest_from_history(client.spark, client.database),
+                           ignore_row_order=True, ignore_nullable=True)
+        assert latest.count() == 2
+        versions = [r.schema_version for r in reopened.table(tables.STORE_META).collect()]
+        assert sorted(versions) == [1, tables.SCHEMA_VERSION]
+    finally:
+        reopened.close()
+
+
 def test_a_store_from_a_newer_sparktrack_is_refused(client):
     from sparktrack.errors import SchemaVersionError
     from sparktrack.store import tables

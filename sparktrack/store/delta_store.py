@@ -103,20 +103,26 @@ class DeltaStore:
     def view(self, name: str, as_of: dt.datetime | None = None) -> DataFrame:
         return self.spark.sql(self.view_sql(name, as_of))
 
-    def view_sql(self, name: str, as_of: dt.datetime | None = None) -> str:
+    def view_sql(self, name: str, as_of: dt.datetime | None = None, runs: str | None = None) -> str:
         """A view's SQL, reading tables by path, with the views it builds on inlined.
 
         With ``as_of``, every table is read as it stood then: the tables are append-only, so that
-        is the rows written at or before ``as_of``."""
+        is the rows written at or before ``as_of`` (latest metrics come from the full history, as a
+        commit's last point may be later than ``as_of`` while earlier points of it are not).
+        With ``runs``, a relation with a ``run_id`` column, the tables keyed by run are read only
+        for those runs (a semi-join below each aggregation, where Spark does not push one)."""
         quoted = {}
         for t in tables.ALL_TABLES:
-            ref = f"delta.`{self.path(t).replace('`', '``')}`"
+            source = tables.METRICS if as_of is not None and t is tables.METRICS_LATEST else t
+            ref = f"delta.`{self.path(source).replace('`', '``')}`"
             if as_of is not None:
                 micros = int(as_of.timestamp() * 1_000_000)  # no time zone involved
-                ref = f"(SELECT * FROM {ref} WHERE {tables.TIME_COLUMNS[t.name]} <= timestamp_micros({micros}))"
+                ref = f"(SELECT * FROM {ref} WHERE {tables.TIME_COLUMNS[source.name]} <= timestamp_micros({micros}))"
+            if runs is not None and t in tables.RUN_TABLES:
+                ref = f"(SELECT * FROM {ref} WHERE run_id IN (SELECT run_id FROM {runs}))"
             quoted[t.name] = ref
         inner = {
-            v: f"({self.view_sql(v, as_of)})" for v in tables.VIEWS if "{v[" + v + "]}" in tables.VIEWS[name]
+            v: f"({self.view_sql(v, as_of, runs)})" for v in tables.VIEWS if "{v[" + v + "]}" in tables.VIEWS[name]
         }
         return tables.VIEWS[name].format(t=quoted, v=inner)
 
@@ -129,12 +135,13 @@ class DeltaStore:
             with self._locks["bootstrap"].hold():
                 list(self._pool.map(self._create, missing))
         meta = self.table(tables.STORE_META).collect()
-        if not meta:
+        found = max((row["schema_version"] for row in meta), default=None)
+        if found is not None and found > tables.SCHEMA_VERSION:
+            raise SchemaVersionError(self.root, found, tables.SCHEMA_VERSION)
+        if found is not None and found < 2:
+            self._migrate_to_2()
+        if found != tables.SCHEMA_VERSION:
             self.append(tables.STORE_META, [(tables.SCHEMA_VERSION, __version__, now_ms())])
-        else:
-            found = max(row["schema_version"] for row in meta)
-            if found > tables.SCHEMA_VERSION:
-                raise SchemaVersionError(self.root, found, tables.SCHEMA_VERSION)
         if tables.EXPERIMENTS in missing:
             from sparktrack.tracking.experiments import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
 
@@ -144,6 +151,21 @@ class DeltaStore:
                   f"{self.artifact_root}/{DEFAULT_EXPERIMENT_ID}", now_ms())],
                 key="name",
             )
+
+    def _migrate_to_2(self) -> None:
+        """Fill ``metrics_latest`` (new in schema version 2) from the full metric history."""
+        from pyspark.sql import functions as F
+
+        with self._locks["bootstrap"].hold():
+            if self.table(tables.METRICS_LATEST).isEmpty():
+                latest = (
+                    self.table(tables.METRICS).groupBy("run_id", "key")
+                    .agg(F.max_by(F.struct("value", "step", "timestamp"),
+                                  F.struct("step", "timestamp", "value")).alias("p"))
+                    .select("run_id", "key", "p.value", "p.step", "p.timestamp")
+                )
+                latest.write.format("delta").mode("append").save(self.path(tables.METRICS_LATEST))
+            logger.warning("sparktrack: migrated %s to schema version 2 (metrics_latest)", self.root)
 
     def _create(self, table: Table) -> None:
         from delta.tables import DeltaTable
@@ -195,7 +217,8 @@ class DeltaStore:
     def replay_batch(self, batch: dict[str, list[tuple]], txn: tuple[str, int]) -> None:
         """Commit a dead process's batch to the tables whose history lacks its marker."""
         marker = _marker(txn)
-        skip = {name for name in batch if marker in self._markers(name, txn[0])}
+        names = [*batch, tables.METRICS_LATEST.name] if batch.get(tables.METRICS.name) else batch
+        skip = {name for name in names if marker in self._markers(name, txn[0])}
         self._commit(batch, txn, skip)
 
     @lru_cache(maxsize=256)  # noqa: B019 - read once per table and dead buffer while replaying
@@ -208,6 +231,8 @@ class DeltaStore:
 
     def _commit(self, batch: dict[str, list[tuple]], txn: tuple[str, int], skip: set[str]) -> None:
         marker = _marker(txn)
+        if batch.get(tables.METRICS.name):  # derived, so a replayed spool segment derives it too
+            batch = {**batch, tables.METRICS_LATEST.name: tables.latest_points(batch[tables.METRICS.name])}
         todo = [(t, batch[t.name]) for t in tables.ALL_TABLES if batch.get(t.name) and t.name not in skip]
         futures = [(table, rows, self._pool.submit(self.append, table, rows, marker)) for table, rows in todo]
         for table, rows, future in futures:

@@ -23,8 +23,9 @@ from sparktrack.store import tables
 if TYPE_CHECKING:
     from sparktrack.store.delta_store import DeltaStore
 
-#: Z-ORDER columns per table: one run's history of one key is then a few files.
-ZORDER_COLUMNS = {"metrics": ("run_id", "key")}
+#: Z-ORDER columns per table: one run's history of one key is then a few files, and one key's
+#: latest values (what a search on it reads) are a few files too.
+ZORDER_COLUMNS = {"metrics": ("run_id", "key"), "metrics_latest": ("key", "run_id")}
 #: Tables maintained side by side: each is a few small Spark jobs that leave cores idle.
 _PARALLEL_TABLES = 4
 _RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"

@@ -6,6 +6,7 @@ computed by the views, so concurrent writers only ever blind-append and never co
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from pyspark.sql.types import (
@@ -20,7 +21,8 @@ from pyspark.sql.types import (
 )
 
 #: Bumped when a table's schema or meaning changes; a store records the version that wrote it.
-SCHEMA_VERSION = 1
+#: 2 added ``metrics_latest`` (a store at 1 is migrated when opened, see DeltaStore._bootstrap).
+SCHEMA_VERSION = 2
 
 
 def _schema(*fields: tuple[str, object, bool]) -> StructType:
@@ -71,6 +73,12 @@ METRICS = Table(name="metrics", doc="Full metric history, long format.", schema=
     ("run_id", S, False), ("key", S, False), ("value", D, False), ("step", L, False),
     ("timestamp", T, False),
 ))
+METRICS_LATEST = Table(
+    name="metrics_latest",
+    doc="Per commit, the last point of each run's metric (as latest_metrics orders them): what "
+        "latest_metrics and searches read instead of the full history.",
+    schema=METRICS.schema,
+)
 INPUTS = Table(name="inputs", doc="Datasets a run logged as inputs.", schema=_schema(
     ("run_id", S, False), ("name", S, False), ("digest", S, False), ("source_type", S, False),
     ("source", S, False), ("delta_version", L, True), ("schema_json", S, True),
@@ -98,18 +106,40 @@ REGISTRY_EVENTS = Table(
     ))
 
 ALL_TABLES = (
-    STORE_META, EXPERIMENTS, EXPERIMENT_EVENTS, RUNS, RUN_EVENTS, PARAMS, TAGS, METRICS, INPUTS,
-    REGISTERED_MODELS, MODEL_VERSIONS, REGISTRY_EVENTS,
+    STORE_META, EXPERIMENTS, EXPERIMENT_EVENTS, RUNS, RUN_EVENTS, PARAMS, TAGS, METRICS,
+    METRICS_LATEST, INPUTS, REGISTERED_MODELS, MODEL_VERSIONS, REGISTRY_EVENTS,
 )
+
+#: The tables with one or more rows per run, keyed by ``run_id``.
+RUN_TABLES = (RUNS, RUN_EVENTS, PARAMS, TAGS, METRICS, METRICS_LATEST, INPUTS)
 
 #: The column that says when each row was written, for reads "as of" a time.
 TIME_COLUMNS = {
     "store_meta": "created_at", "experiments": "creation_time", "experiment_events": "event_time",
     "runs": "start_time", "run_events": "event_time", "params": "logged_at", "tags": "logged_at",
-    "metrics": "timestamp", "inputs": "logged_at", "registered_models": "creation_time",
-    "model_versions": "creation_time", "registry_events": "event_time",
+    "metrics": "timestamp", "metrics_latest": "timestamp", "inputs": "logged_at",
+    "registered_models": "creation_time", "model_versions": "creation_time",
+    "registry_events": "event_time",
 }
 BY_NAME = {table.name: table for table in ALL_TABLES}
+
+
+def latest_points(rows: list[tuple]) -> list[tuple]:
+    """Of metric rows ``(run_id, key, value, step, timestamp)``, the latest of each run and key:
+    the greatest ``(step, timestamp, value)``, NaN above every number as in Spark's ordering, so
+    that these rows and the ``latest_metrics`` view agree."""
+    latest: dict[tuple[str, str], tuple] = {}
+    for row in rows:
+        held = latest.get((row[0], row[1]))
+        if held is None or _point_order(row) > _point_order(held):
+            latest[row[0], row[1]] = row
+    return list(latest.values())
+
+
+def _point_order(row: tuple) -> tuple:
+    value = row[2]
+    return (row[3], row[4], True, 0.0) if math.isnan(value) else (row[3], row[4], False, value)
+
 
 # --------------------------------------------------------------------------------------------------
 # Views. ``{t[name]}`` is replaced by a quoted reference to each table's path.
@@ -149,21 +179,22 @@ VIEWS: dict[str, str] = {
             FROM {t[tags]} GROUP BY run_id, key
         ) WHERE NOT latest.deleted
     """,
+    # Each run's latest point of each metric: the greatest (step, timestamp, value).
     "latest_metrics": """
-        SELECT run_id, key, max_by(value, struct(step, timestamp)) AS value,
-               max(step) AS step, max(timestamp) AS timestamp
-        FROM {t[metrics]} GROUP BY run_id, key
+        SELECT run_id, key, latest.value AS value, latest.step AS step, latest.timestamp AS timestamp
+        FROM (
+            SELECT run_id, key,
+                   max_by(struct(value, step, timestamp), struct(step, timestamp, value)) AS latest
+            FROM {t[metrics_latest]} GROUP BY run_id, key
+        )
     """,
-    # One row per run: its latest state, params, tags and latest metrics as maps.
-    "runs_current": """
+    # A run's attributes and state, without its params, tags and metrics.
+    "run_state": """
         SELECT r.run_id, r.experiment_id, r.run_name, r.user_id,
                coalesce(s.status, 'RUNNING') AS status,
                r.start_time, s.end_time,
                coalesce(s.lifecycle_stage, 'active') AS lifecycle_stage,
-               r.artifact_uri, r.parent_run_id, r.spark_app_id,
-               coalesce(m.metrics, map()) AS metrics,
-               coalesce(p.params, map()) AS params,
-               coalesce(g.tags, map()) AS tags
+               r.artifact_uri, r.parent_run_id, r.spark_app_id
         FROM {t[runs]} r
         LEFT JOIN (
             SELECT run_id,
@@ -173,6 +204,14 @@ VIEWS: dict[str, str] = {
                        FILTER (WHERE lifecycle_stage IS NOT NULL) AS lifecycle_stage
             FROM {t[run_events]} GROUP BY run_id
         ) s USING (run_id)
+    """,
+    # One row per run: its latest state, params, tags and latest metrics as maps.
+    "runs_current": """
+        SELECT r.*,
+               coalesce(m.metrics, map()) AS metrics,
+               coalesce(p.params, map()) AS params,
+               coalesce(g.tags, map()) AS tags
+        FROM {v[run_state]} r
         LEFT JOIN (
             SELECT run_id, map_from_entries(collect_list(struct(key, value))) AS metrics
             FROM {v[latest_metrics]} GROUP BY run_id

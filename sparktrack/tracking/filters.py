@@ -51,6 +51,7 @@ __all__ = [
     "parse_filter",
     "compile_filter",
     "compile_order_by",
+    "map_keys",
     "apply",
 ]
 
@@ -593,6 +594,20 @@ def compile_order_by(clauses: list[str] | None, schema: SearchSchema) -> list[Co
         default = _Target(kind="string", column=name)
         columns.extend(_sort_columns(default, direction.upper() == "ASC"))
     return columns
+
+
+def map_keys(filter_string: str | None, order_by: list[str] | None, schema: SearchSchema) -> dict[str, list[str]]:
+    """The keys that ``filter_string`` and ``order_by`` look up in each of ``schema``'s map
+    columns, e.g. ``{"metrics": ["acc"], "params": ["model"]}``: all a search needs of the maps.
+    Raises :class:`~sparktrack.errors.FilterSyntaxError` as :func:`compile_filter` does."""
+    text, parsed = _parse(filter_string, schema)
+    targets = [_bind(text, item, schema) for item in parsed]
+    targets += [_parse_order_clause(clause, schema)[0] for clause in order_by or []]
+    keys: dict[str, list[str]] = {}
+    for target in targets:
+        if target.kind == "map" and target.key not in keys.setdefault(target.column, []):
+            keys[target.column].append(target.key)
+    return keys
 
 
 def apply(frame: DataFrame, filter_string: str | None, order_by: list[str] | None,

@@ -115,6 +115,10 @@ class AbstractTrackingStore(abc.ABC):
         self.log_batch(run_id, tags=(tag,))
 
 
+#: The long views that hold the values behind each map column of the runs view.
+_LONG_VIEWS = {"metrics": "latest_metrics", "params": "params_current", "tags": "tags_current"}
+
+
 @dataclass
 class _KnownRun:
     """What this process knows of a run, so the hot path needs no read."""
@@ -322,8 +326,8 @@ class DeltaTrackingStore(AbstractTrackingStore):
         def of_run(table: tables.Table) -> DataFrame:
             return d.table(table).filter(F.col("run_id") == F.lit(run_id))
 
-        latest_metrics = of_run(tables.METRICS).groupBy("key").agg(
-            F.max_by("value", F.struct("step", "timestamp")).alias("value")
+        latest_metrics = of_run(tables.METRICS_LATEST).groupBy("key").agg(
+            F.max_by("value", F.struct("step", "timestamp", "value")).alias("value")
         )
         runs, events, params, tags, metrics = d.read_parallel(
             of_run(tables.RUNS), of_run(tables.RUN_EVENTS), of_run(tables.PARAMS),
@@ -378,18 +382,50 @@ class DeltaTrackingStore(AbstractTrackingStore):
     def search_runs(self, experiment_ids: Sequence[str], filter_string: str | None,
                     view_type: ViewType, max_results: int | None,
                     order_by: Sequence[str] | None) -> DataFrame:
+        """Runs matching a filter, found in two steps so that neither reads more than it needs.
+
+        First the matching run ids, in order: the runs' state joined with one key-filtered read of
+        a long table per key that the filter or ``order_by`` names (``metrics.acc`` reads the
+        ``acc`` rows of latest_metrics, not every metric of every run). Then the full rows, every
+        param, tag and latest metric, built for those runs only."""
         from pyspark.sql import functions as F
 
         from sparktrack.tracking import filters
 
-        filters.compile_filter(filter_string, filters.RUNS)  # a malformed filter fails before any I/O
+        order_by = list(order_by or [])
+        keys = filters.map_keys(filter_string, order_by, filters.RUNS)  # a bad filter fails before any I/O
         self.flush()
-        frame = self.runs_frame().filter(
+        frame = self.delta.view("run_state").filter(
             F.col("experiment_id").isin(*experiment_ids)
             & F.col("lifecycle_stage").isin(*view_type.stages())
         )
-        frame = filters.apply(frame, filter_string, list(order_by or []), filters.RUNS)
-        return frame.limit(max_results) if max_results is not None else frame
+        for column, names in keys.items():
+            entries = []
+            for number, key in enumerate(names):
+                value = f"_{column}_{number}"
+                one_key = self.delta.view(_LONG_VIEWS[column]).filter(F.col("key") == F.lit(key))
+                frame = frame.join(one_key.select("run_id", F.col("value").alias(value)), "run_id", "left")
+                entries += [F.lit(key), F.col(value)]
+            frame = frame.withColumn(column, F.create_map(*entries))
+        matches = filters.apply(frame, filter_string, order_by, filters.RUNS)
+        if max_results is not None:
+            matches = matches.limit(max_results)
+        return self._runs_in_order([row["run_id"] for row in matches.select("run_id").collect()])
+
+    def _runs_in_order(self, run_ids: list[str]) -> DataFrame:
+        """The ``runs`` view's rows of ``run_ids``, in that order."""
+        import pyarrow as pa
+
+        spark = self.delta.spark
+        wanted = spark.createDataFrame(pa.table({"run_id": pa.array(run_ids, pa.string()),
+                                                 "rank": pa.array(range(len(run_ids)), pa.int64())}))
+        name = f"sparktrack_runs_{uuid.uuid4().hex}"
+        wanted.createOrReplaceTempView(name)
+        try:  # the plan is resolved here, so the view can go right after
+            rows = spark.sql(self.delta.view_sql("runs_current", runs=name))
+        finally:
+            spark.catalog.dropTempView(name)
+        return rows.join(wanted, "run_id").orderBy("rank").drop("rank")
 
     def flush(self) -> None:
         self._buffer.flush()
