@@ -26,6 +26,17 @@ Each message says what was received and how to fix it.
 
 from __future__ import annotations
 
+#: How much of a received value a message repeats: enough to recognise it, never a megabyte.
+SHOWN_CHARS = 200
+
+
+def shown(value: object) -> str:
+    """``repr(value)``, cut to SHOWN_CHARS with the full length said."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS]}... ({len(text)} characters)"
+
 
 class SparkTrackError(Exception):
     """Root of all sparktrack errors."""
@@ -38,7 +49,7 @@ class InvalidInputError(SparkTrackError, ValueError):
 class InvalidNameError(InvalidInputError):
     def __init__(self, kind: str, name: object, rule: str):
         self.kind, self.name, self.rule = kind, name, rule
-        super().__init__(f"Invalid {kind} {name!r}: {rule}")
+        super().__init__(f"Invalid {kind} {shown(name)}: {rule}")
 
 
 class LimitExceededError(InvalidInputError):
@@ -54,7 +65,7 @@ class LimitExceededError(InvalidInputError):
 class InvalidValueError(InvalidInputError):
     def __init__(self, what: str, value: object, expected: str):
         self.what, self.value = what, value
-        super().__init__(f"{what} must be {expected}; got {value!r} of type {type(value).__name__}.")
+        super().__init__(f"{what} must be {expected}; got {shown(value)} of type {type(value).__name__}.")
 
 
 class ParamOverwriteError(InvalidInputError):
@@ -69,8 +80,12 @@ class ParamOverwriteError(InvalidInputError):
 class FilterSyntaxError(InvalidInputError):
     def __init__(self, text: str, position: int, message: str):
         self.text, self.position = text, position
-        pointer = " " * position + "^"
-        super().__init__(f"{message} at position {position}:\n  {text}\n  {pointer}")
+        start, end = 0, len(text)
+        if len(text) > SHOWN_CHARS:  # a window around the position, not the whole text
+            start, end = max(0, position - SHOWN_CHARS // 2), min(len(text), position + SHOWN_CHARS // 2)
+        excerpt = ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
+        pointer = " " * (position - start + (3 if start else 0)) + "^"
+        super().__init__(f"{message} at position {position}:\n  {excerpt}\n  {pointer}")
 
 
 class NotFoundError(SparkTrackError, LookupError):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sparktrack.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from sparktrack.errors import AlreadyExistsError, InvalidInputError, NotFoundError, shown
 
 #: The model URIs that load_model accepts, as shown in error messages.
 ACCEPTED_URIS = (
@@ -41,7 +41,7 @@ def _accepted() -> str:
 class ModelURIError(InvalidInputError):
     def __init__(self, uri: object, reason: str):
         self.uri, self.reason = uri, reason
-        super().__init__(f"Model URI {uri!r} {reason}. Accepted forms: {_accepted()}.")
+        super().__init__(f"Model URI {shown(uri)} {reason}. Accepted forms: {_accepted()}.")
 
 
 class UnsupportedModelError(InvalidInputError):
@@ -113,7 +113,7 @@ class ModelNotFoundError(NotFoundError):
     def __init__(self, uri: str, detail: str):
         self.uri, self.detail = uri, detail
         super().__init__(
-            f"No model at {uri!r}: {detail}. Check the run id and artifact path (list a run's "
+            f"No model at {shown(uri)}: {detail}. Check the run id and artifact path (list a run's "
             "artifacts with TrackingClient.list_artifacts(run_id))."
         )
 

@@ -117,8 +117,8 @@ class RegistryClient:
                                  order_by: Sequence[str] | None = None) -> list[RegisteredModel]:
         from sparktrack.tracking import filters
 
-        frame = filters.apply(self._models().filter("NOT deleted"), filter_string, order_by,
-                              filters.REGISTERED_MODELS)
+        frame = filters.apply(self._models().filter("NOT deleted"), validation.validate_filter(filter_string),
+                              validation.validate_order_by(order_by), filters.REGISTERED_MODELS)
         return [RegisteredModel.from_row(r) for r in frame.limit(_limit(max_results)).collect()]
 
     def get_model_version(self, name: str, version: int | str, as_of: Any = None) -> ModelVersion:
@@ -163,8 +163,8 @@ class RegistryClient:
         ``current_stage``, ``tags.<key>``."""
         from sparktrack.tracking import filters
 
-        frame = filters.apply(self._versions().filter("NOT deleted"), filter_string, order_by,
-                              filters.MODEL_VERSIONS)
+        frame = filters.apply(self._versions().filter("NOT deleted"), validation.validate_filter(filter_string),
+                              validation.validate_order_by(order_by), filters.MODEL_VERSIONS)
         return [ModelVersion.from_row(r) for r in frame.limit(_limit(max_results)).collect()]
 
     def resolve_models_uri(self, model_uri: str) -> str:
@@ -245,8 +245,9 @@ class RegistryClient:
         return self.get_registered_model(name)
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        validate_model_name(new_name)
         model = self._model_row(name)
-        if self._reserve(validate_model_name(new_name), renamed_from=name, model_id=model["model_id"]) is None:
+        if self._reserve(new_name, renamed_from=name, model_id=model["model_id"]) is None:
             raise AlreadyExistsError("Registered model name", new_name,
                                      "Names stay reserved once used; pick another name.")
         self._event(model["model_id"], new_name, "rename_model", key="name", value=new_name,
@@ -343,9 +344,9 @@ class RegistryClient:
                     before="active", after="deleted")
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
-        current = self.get_model_version(name, version)
         validation.validate_key(key, "tag")
         text = validation.tag_value(key, value)
+        current = self.get_model_version(name, version)
         self._event(self._model_row(name)["model_id"], name, "set_version_tag", version=current.version,
                     key=key, value=text, before=current.tags.get(key), after=text)
 

@@ -25,6 +25,9 @@ def join_uri(base: str, *parts: str) -> str:
 
 
 def check_relative(artifact_path: str | None) -> str:
+    if artifact_path is not None and not isinstance(artifact_path, str):
+        raise InvalidNameError("artifact path", artifact_path,
+                               f"must be a string such as 'plots/roc.png', not {type(artifact_path).__name__}")
     if not artifact_path:
         return ""
     parts = artifact_path.replace("\\", "/").strip("/").split("/")

@@ -13,7 +13,7 @@ import os
 import re
 import time
 from functools import lru_cache
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 import pyarrow as pa
@@ -80,6 +80,7 @@ class DeltaStore:
         self._locks = {name: CommitLock(self.local_root, name)
                        for name in [t.name for t in tables.ALL_TABLES] + ["bootstrap"]}
         self._pool = ThreadPoolExecutor(max_workers=len(tables.ALL_TABLES), thread_name_prefix="sparktrack")
+        self._committed: dict[tuple[str, int], set[str]] = {}  # batch -> tables that took it
         self._bootstrap()
         key = hashlib.sha1(self.root.encode()).hexdigest()[:16]
         self.spool_dir = os.path.join(settings.SPOOL_DIR.get(), key)
@@ -211,15 +212,17 @@ class DeltaStore:
             self.retry(lambda: writer.save(self.path(table)))
 
     def commit_batch(self, batch: dict[str, list[tuple]], txn: tuple[str, int]) -> None:
-        """Commit one buffered batch (see store.buffer), its tables side by side."""
-        self._commit(batch, txn, skip=set())
+        """Commit one buffered batch (see store.buffer), its tables side by side. A retry of a
+        batch that some tables took before another failed commits only to the others."""
+        done = self._committed.setdefault(txn, set())
+        self._commit(batch, txn, done)
+        del self._committed[txn]
 
     def replay_batch(self, batch: dict[str, list[tuple]], txn: tuple[str, int]) -> None:
         """Commit a dead process's batch to the tables whose history lacks its marker."""
         marker = _marker(txn)
         names = [*batch, tables.METRICS_LATEST.name] if batch.get(tables.METRICS.name) else batch
-        skip = {name for name in names if marker in self._markers(name, txn[0])}
-        self._commit(batch, txn, skip)
+        self._commit(batch, txn, {name for name in names if marker in self._markers(name, txn[0])})
 
     @lru_cache(maxsize=256)  # noqa: B019 - read once per table and dead buffer while replaying
     def _markers(self, table: str, buffer_id: str) -> frozenset[str]:
@@ -229,25 +232,46 @@ class DeltaStore:
         rows = history.filter(F.col("userMetadata").startswith(f"sparktrack:{buffer_id}:")).select("userMetadata")
         return frozenset(row[0] for row in rows.collect())
 
-    def _commit(self, batch: dict[str, list[tuple]], txn: tuple[str, int], skip: set[str]) -> None:
+    def _commit(self, batch: dict[str, list[tuple]], txn: tuple[str, int], done: set[str]) -> None:
+        """Append each table's rows of a batch, skipping the tables in ``done`` and adding those
+        that take it. Every table is waited for before a failure is raised, so ``done`` is exact."""
         marker = _marker(txn)
+        records = sum(len(rows) for rows in batch.values())
         if batch.get(tables.METRICS.name):  # derived, so a replayed spool segment derives it too
             batch = {**batch, tables.METRICS_LATEST.name: tables.latest_points(batch[tables.METRICS.name])}
-        todo = [(t, batch[t.name]) for t in tables.ALL_TABLES if batch.get(t.name) and t.name not in skip]
-        futures = [(table, rows, self._pool.submit(self.append, table, rows, marker)) for table, rows in todo]
-        for table, rows, future in futures:
+        todo = [t for t in tables.ALL_TABLES if batch.get(t.name) and t.name not in done]
+        futures = [(t, self._submit(self.append, t, batch[t.name], marker)) for t in todo]
+        failed: list[tuple[str, BaseException]] = []
+        for table, future in futures:
             try:
                 future.result()
-            except Exception as exc:
-                raise StoreError(
-                    f"Could not commit {len(rows)} records to {self.path(table)}: {exc}. They "
-                    f"stay spooled under {self.spool_dir} and are committed on the next try or "
-                    "the next time the store is opened."
-                ) from exc
+                done.add(table.name)
+            except Exception as exc:  # noqa: BLE001 - reported below, with every failed table
+                failed.append((table.name, exc))
+        if failed:
+            raise StoreError(
+                f"Could not commit {records} records to the store at {self.root}: "
+                f"{_cause(failed[0][1])} (writing {', '.join(name for name, _ in failed)}). They stay "
+                f"spooled under {self.spool_dir} and are committed on the next try or the next time "
+                "the store is opened."
+            ) from failed[0][1]
+
+    def _submit(self, action: Callable[..., T], *args: object) -> Future:
+        """Run ``action`` on the pool; in the calling thread once the pool is shut down, as it is
+        at interpreter exit before the atexit hook that commits what is left."""
+        try:
+            return self._pool.submit(action, *args)
+        except RuntimeError:
+            future: Future = Future()
+            try:
+                future.set_result(action(*args))
+            except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
+                future.set_exception(exc)
+            return future
 
     def read_parallel(self, *frames: DataFrame) -> list[list]:
         """Collect several small queries at once (one Spark job each, run side by side)."""
-        return list(self._pool.map(lambda frame: frame.collect(), frames))
+        return [future.result() for future in [self._submit(frame.collect) for frame in frames]]
 
     def locked(self, table: Table):
         """Hold the table's commit lock (local stores; re-entrant), e.g. around a read-then-MERGE."""
@@ -291,6 +315,21 @@ class DeltaStore:
     def close(self) -> None:
         self.buffer.close()
         self._pool.shutdown(wait=False)
+
+
+def _cause(exc: BaseException) -> str:
+    """What went wrong, in one line: the innermost Java exception behind a Spark error, else the
+    first line of the message."""
+    java = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
+    if java is not None:
+        try:
+            while java.getCause() is not None:
+                java = java.getCause()
+            return f"{java.getClass().getName()}: {java.getMessage()}"
+        except Exception:  # noqa: BLE001 - the JVM is gone; fall back to the Python text
+            pass
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _marker(txn: tuple[str, int]) -> str:

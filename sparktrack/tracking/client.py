@@ -121,18 +121,23 @@ class TrackingClient:
                            max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
                            filter_string: str | None = None,
                            order_by: Sequence[str] | None = None) -> list[Experiment]:
-        return self._store.search_experiments(_view_type(view_type), filter_string, order_by,
-                                              _max_results(max_results))
+        return self._store.search_experiments(
+            _view_type(view_type, "view_type"), validation.validate_filter(filter_string),
+            validation.validate_order_by(order_by), _max_results(max_results),
+        )
 
     def delete_experiment(self, experiment_id: str) -> None:
-        self._store.set_experiment_lifecycle(experiment_id, LifecycleStage.DELETED)
+        self._store.set_experiment_lifecycle(validation.validate_id(experiment_id, "experiment"),
+                                             LifecycleStage.DELETED)
 
     def restore_experiment(self, experiment_id: str) -> None:
-        self._store.set_experiment_lifecycle(experiment_id, LifecycleStage.ACTIVE)
+        self._store.set_experiment_lifecycle(validation.validate_id(experiment_id, "experiment"),
+                                             LifecycleStage.ACTIVE)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         validation.validate_key(key, "tag")
-        self._store.set_experiment_tag(experiment_id, key, validation.tag_value(key, value))
+        self._store.set_experiment_tag(validation.validate_id(experiment_id, "experiment"), key,
+                                       validation.tag_value(key, value))
 
     # -- runs ---------------------------------------------------------------------------------
     def create_run(self, experiment_id: str, start_time: int | None = None,
@@ -150,7 +155,7 @@ class TrackingClient:
         run = self._store.create_run(
             validation.validate_id(experiment_id, "experiment"),
             user_id=all_tags.get(context.USER),
-            start_time=now_ms() if start_time is None else validation.validate_timestamp(start_time),
+            start_time=now_ms() if start_time is None else validation.validate_timestamp(start_time, "start_time"),
             tags=[RunTag(key=k, value=v) for k, v in all_tags.items()],
             run_name=run_name,
             parent_run_id=parent_run_id,
@@ -164,7 +169,8 @@ class TrackingClient:
     def set_terminated(self, run_id: str, status: str | RunStatus = RunStatus.FINISHED,
                        end_time: int | None = None) -> None:
         status = _status(status)
-        self._store.update_run(run_id, status, now_ms() if end_time is None else end_time)
+        end = now_ms() if end_time is None else validation.validate_timestamp(end_time, "end_time")
+        self._store.update_run(run_id, status, end)
         self._store.flush()
 
     def update_run(self, run_id: str, status: str | RunStatus) -> None:
@@ -181,12 +187,7 @@ class TrackingClient:
     # -- logging ------------------------------------------------------------------------------
     def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
                    step: int | None = None) -> None:
-        metric = Metric(
-            key=validation.validate_key(key, "metric"),
-            value=validation.validate_metric_value(key, value),
-            timestamp=now_ms() if timestamp is None else validation.validate_timestamp(timestamp),
-            step=0 if step is None else validation.validate_step(step),
-        )
+        metric = validation.validate_metric(key, value, now_ms() if timestamp is None else timestamp, step)
         self._store.log_metric(run_id, metric)
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
@@ -202,17 +203,7 @@ class TrackingClient:
     def log_batch(self, run_id: str, metrics: Iterable[Metric] = (), params: Iterable[Param] = (),
                   tags: Iterable[RunTag] = ()) -> None:
         """Log many records at once; all are validated before any is written."""
-        metrics = [
-            Metric(key=validation.validate_key(m.key, "metric"),
-                   value=validation.validate_metric_value(m.key, m.value),
-                   timestamp=validation.validate_timestamp(m.timestamp),
-                   step=validation.validate_step(m.step))
-            for m in metrics
-        ]
-        params = [Param(key=validation.validate_key(p.key, "param"),
-                        value=validation.param_value(p.key, p.value)) for p in params]
-        tags = [RunTag(key=validation.validate_key(t.key, "tag"),
-                       value=validation.tag_value(t.key, t.value)) for t in tags]
+        metrics, params, tags = validation.validate_batch(metrics, params, tags)
         self._store.log_batch(validation.validate_id(run_id, "run"), metrics, params, tags)
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
@@ -247,7 +238,7 @@ class TrackingClient:
         return self._artifacts(run_id).write_text(text, artifact_file)
 
     def log_dict(self, run_id: str, dictionary: Mapping[str, Any], artifact_file: str) -> str:
-        if artifact_file.endswith((".yaml", ".yml")):
+        if isinstance(artifact_file, str) and artifact_file.endswith((".yaml", ".yml")):
             try:
                 import yaml
             except ImportError:
@@ -284,8 +275,7 @@ class TrackingClient:
         ids = self._experiment_ids(experiment_ids, experiment_names)
         if output_format not in ("list", "pandas", "spark"):
             raise InvalidValueError("output_format", output_format, "one of 'list', 'pandas', 'spark'")
-        if isinstance(order_by, str):
-            order_by = [order_by]
+        filter_string, order_by = validation.validate_filter(filter_string), validation.validate_order_by(order_by)
         frame = self._store.search_runs(ids, filter_string, _view_type(run_view_type),
                                         None if max_results is None else _max_results(max_results),
                                         order_by)
@@ -328,11 +318,11 @@ def runs_to_pandas(frame: DataFrame) -> pd.DataFrame:
     return pd.concat(parts, axis=1)
 
 
-def _view_type(value: ViewType | str) -> ViewType:
+def _view_type(value: ViewType | str, argument: str = "run_view_type") -> ViewType:
     try:
         return value if isinstance(value, ViewType) else ViewType(str(value).upper())
     except ValueError:
-        raise InvalidValueError("run_view_type", value, "ACTIVE_ONLY, DELETED_ONLY or ALL") from None
+        raise InvalidValueError(argument, value, "ACTIVE_ONLY, DELETED_ONLY or ALL") from None
 
 
 def _status(value: str | RunStatus) -> str:

@@ -30,13 +30,14 @@ missing ones. Values are never pasted into SQL text: every value is a literal Co
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from sparktrack.errors import FilterSyntaxError
+from sparktrack.errors import SHOWN_CHARS, FilterSyntaxError
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -164,7 +165,7 @@ class _Token:
     def shown(self) -> str:
         if self.kind == "end":
             return "end of input"
-        return self.text if self.kind in ("string", "backtick") else f"'{self.text}'"
+        return _cut(self.text) if self.kind in ("string", "backtick") else f"'{_cut(self.text)}'"
 
     def is_keyword(self, *words: str) -> bool:
         return self.kind == "word" and str(self.value).upper() in words
@@ -174,6 +175,11 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_\-./:]*")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _OPERATORS = ("!=", "<=", ">=", "==", "<>", "=", "<", ">")
 _WORD_CHAR = re.compile(r"[A-Za-z0-9_.]")
+
+
+def _cut(text: str) -> str:
+    """Source text as an error message echoes it: at most SHOWN_CHARS characters."""
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text)} characters)"
 
 
 def _fail(text: str, position: int, message: str) -> FilterSyntaxError:
@@ -225,7 +231,11 @@ def _scan_number(text: str, start: int, literal: str) -> _Token:
         bad = re.match(r"[^\s()',=<>!]*", text[start:]).group()
         raise _fail(text, start, f"Malformed number {bad!r}: write a plain number such as 0.5 or "
                                  "1e-3, or quote a string value")
-    return _Token(kind="number", text=literal, value=float(literal), position=start)
+    value = float(literal)
+    if math.isinf(value):
+        raise _fail(text, start, f"Number {_cut(literal)} is out of range: filter numbers must be "
+                                 "finite (at most about 1.8e308 in size)")
+    return _Token(kind="number", text=literal, value=value, position=start)
 
 
 class _Tokens:
@@ -286,7 +296,7 @@ def _parse_identifier(tokens: _Tokens, prefixes: str, bare: frozenset[str] = fro
     prefix, dot, key = token.text.partition(".")
     entity = _ENTITY_ALIASES.get(prefix.lower())
     if not dot or entity is None:
-        raise tokens.fail(token, f"Invalid identifier {token.text!r}: expected {prefixes}")
+        raise tokens.fail(token, f"Invalid identifier {_cut(token.text)!r}: expected {prefixes}")
     if key:
         return _Identifier(entity=entity, key=key, text=token.text, position=token.position)
     return _quoted_key(tokens, token, entity)
@@ -296,7 +306,7 @@ def _quoted_key(tokens: _Tokens, prefix: _Token, entity: str) -> _Identifier:
     token = tokens.peek()
     quoted = token.kind == "backtick" or (token.kind == "string" and token.text[0] == '"')
     if token.position != prefix.end or not quoted:
-        raise tokens.fail(prefix, f"Missing key after {prefix.text!r}: write "
+        raise tokens.fail(prefix, f"Missing key after {_cut(prefix.text)!r}: write "
                                   f"{prefix.text}<key>, or quote it as {prefix.text}`my key`")
     tokens.next()
     if not token.value:
@@ -320,7 +330,7 @@ def _parse_operator(tokens: _Tokens, identifier: _Identifier) -> tuple[str, _Tok
             raise tokens.fail(follower, f"Expected IN after 'NOT', got {follower.shown()}: "
                                         "NOT only appears in NOT IN (...)")
         return "NOT IN", token
-    raise tokens.fail(token, f"Expected an operator after {identifier.text!r} (one of "
+    raise tokens.fail(token, f"Expected an operator after {_cut(identifier.text)!r} (one of "
                              f"{', '.join(NUMBER_OPS + STRING_OPS[2:])}), got {token.shown()}; "
                              "quote keys with spaces or special characters in backticks")
 
@@ -333,7 +343,10 @@ def _parse_value(tokens: _Tokens, op: str, op_token: _Token) -> tuple[object, _T
         return token.value, token
     if token.kind == "(":
         raise tokens.fail(token, f"Parentheses are only allowed around IN lists, not after {op!r}")
-    hint = f"; quote string values: '{token.text}'" if token.kind == "word" else ""
+    hint = f"; quote string values: '{_cut(token.text)}'" if token.kind == "word" else ""
+    if token.is_keyword("NAN", "INF", "INFINITY"):
+        raise tokens.fail(token, f"{token.text} is not a value a filter can compare with: compare "
+                                 "with finite numbers (a NaN metric matches only '!=')")
     raise tokens.fail(token, f"Expected a value (a quoted string or a number) after "
                              f"{op_token.text!r}, got {token.shown()}{hint}")
 
@@ -362,7 +375,7 @@ def _parse_in_item(tokens: _Tokens, op: str) -> str:
         return str(token.value)
     if token.kind in ("number", "word"):
         raise tokens.fail(token, f"{op} lists hold quoted strings; got {token.shown()}. "
-                                 f"Quote it: '{token.text}'")
+                                 f"Quote it: '{_cut(token.text)}'")
     raise tokens.fail(token, f"Expected a quoted string in the {op} list, got {token.shown()}")
 
 
@@ -414,11 +427,11 @@ def _check_kind(text: str, parsed: _Parsed, kind: str, subject: str) -> None:
                                              f"{', '.join(STRING_OPS)}; {op!r} is not supported")
     if wants_number and isinstance(value, str):
         raise _fail(text, value_token.position, f"{subject} compare with numbers; got the string "
-                                                f"{value_token.text}: write the number unquoted")
+                                                f"{_cut(value_token.text)}: write the number unquoted")
     if wants_string and isinstance(value, float):
         raise _fail(text, value_token.position, f"{subject} compare with quoted strings; got the "
-                                                f"number {value_token.text}: quote it as "
-                                                f"'{value_token.text}'")
+                                                f"number {_cut(value_token.text)}: quote it as "
+                                                f"'{_cut(value_token.text)}'")
     if op in ("LIKE", "ILIKE"):
         _check_pattern(text, value_token)
 
@@ -428,7 +441,7 @@ def _check_pattern(text: str, token: _Token) -> None:
     for match in re.finditer(r"\\(.?)", str(token.value), flags=re.DOTALL):
         escaped = match.group(1)
         if not escaped or escaped not in "%_\\":
-            raise _fail(text, token.position, f"LIKE pattern {token.text} has a backslash that "
+            raise _fail(text, token.position, f"LIKE pattern {_cut(token.text)} has a backslash that "
                                               "escapes nothing: a backslash may only escape %, _ "
                                               "or another backslash (write \\\\ for one backslash)")
 
@@ -489,11 +502,11 @@ def _resolve(text: str, identifier: _Identifier, schema: SearchSchema) -> _Targe
             return _Target(kind="time", column=schema.time_attributes[key])
         if key in schema.number_attributes:
             return _Target(kind="number", column=schema.number_attributes[key])
-        raise _fail(text, identifier.position, f"Unknown attribute {key!r} for {schema.name}: "
+        raise _fail(text, identifier.position, f"Unknown attribute {_cut(key)!r} for {schema.name}: "
                                                f"valid attributes are {schema.attribute_names()}")
     if entity not in schema.map_columns:
         raise _fail(text, identifier.position, f"{schema.name} have no {_PLURAL[entity]} "
-                                               f"({identifier.text!r}): use {schema.prefixes()}")
+                                               f"({_cut(identifier.text)!r}): use {schema.prefixes()}")
     numeric = entity in schema.numeric_entities
     return _Target(kind="map", column=schema.map_columns[entity], key=key, numeric=numeric)
 
@@ -566,7 +579,7 @@ def _parse_order_clause(clause: str, schema: SearchSchema) -> tuple[_Target, boo
     target = _resolve(clause, identifier, schema)
     direction = tokens.next()
     if direction.kind != "end" and not direction.is_keyword("ASC", "DESC"):
-        raise tokens.fail(direction, f"Expected ASC or DESC after {identifier.text!r}, got "
+        raise tokens.fail(direction, f"Expected ASC or DESC after {_cut(identifier.text)!r}, got "
                                      f"{direction.shown()}; an order_by clause is "
                                      "'<identifier> [ASC|DESC]', one clause per list item")
     if not tokens.at_end():

@@ -7,12 +7,14 @@ task has its own (a new thread starts with no active run).
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from sparktrack.entities import Experiment, Metric, Param, Run, RunStatus, RunTag, ViewType, now_ms
 from sparktrack.errors import RunStateError
+from sparktrack.tracking import validation
 from sparktrack.tracking.client import SEARCH_MAX_RESULTS_DEFAULT, OutputFormat, TrackingClient
 from sparktrack.tracking.experiments import DEFAULT_EXPERIMENT_ID
 from sparktrack.tracking.store import DatasetInput
@@ -174,12 +176,26 @@ def active_run() -> ActiveRun | None:
     return active[-1] if active else None
 
 
-def _run_id() -> str:
+def _run_id(check: Callable[[], object] | None = None) -> str:
+    """The active run's id. With none, start one, as MLflow does on the first log call; but run
+    ``check`` (the call's validation) first, so that bad input leaves no empty run behind."""
     active = _active_runs.get()
     if active:
         return active[-1].info.run_id
-    # MLflow starts a run implicitly on the first log call; so do we.
+    if check is not None:
+        check()
     return start_run().info.run_id
+
+
+def _check_artifact(local_path: str | None, artifact_path: str | None, text: object = "") -> None:
+    from sparktrack.errors import ArtifactNotFoundError, InvalidValueError
+    from sparktrack.store.artifacts import check_relative
+
+    check_relative(artifact_path)
+    if local_path is not None and not os.path.exists(local_path):
+        raise ArtifactNotFoundError(local_path)
+    if not isinstance(text, str):
+        raise InvalidValueError("log_text text", text, "a str")
 
 
 def _ensure_exit_hook() -> None:
@@ -209,32 +225,35 @@ def restore_run(run_id: str) -> None:
 
 # -- logging ------------------------------------------------------------------------------------
 def log_param(key: str, value: Any) -> Any:
-    return client().log_param(_run_id(), key, value)
+    run_id = _run_id(lambda: validation.validate_batch(params=[Param(key=key, value=value)]))
+    return client().log_param(run_id, key, value)
 
 
 def log_params(params: Mapping[str, Any]) -> None:
-    client().log_batch(_run_id(), params=[Param(key=k, value=v) for k, v in params.items()])
+    batch = [Param(key=k, value=v) for k, v in params.items()]
+    client().log_batch(_run_id(lambda: validation.validate_batch(params=batch)), params=batch)
 
 
 def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
-    client().log_metric(_run_id(), key, value, timestamp, step)
+    run_id = _run_id(lambda: validation.validate_metric(key, value, now_ms() if timestamp is None else timestamp,
+                                                        step))
+    client().log_metric(run_id, key, value, timestamp, step)
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None,
                 timestamp: int | None = None) -> None:
     now = now_ms() if timestamp is None else timestamp
-    client().log_batch(_run_id(), metrics=[
-        Metric(key=k, value=v, timestamp=now, step=0 if step is None else step)
-        for k, v in metrics.items()
-    ])
+    batch = [Metric(key=k, value=v, timestamp=now, step=0 if step is None else step) for k, v in metrics.items()]
+    client().log_batch(_run_id(lambda: validation.validate_batch(metrics=batch)), metrics=batch)
 
 
 def set_tag(key: str, value: Any) -> None:
-    client().set_tag(_run_id(), key, value)
+    client().set_tag(_run_id(lambda: validation.validate_batch(tags=[RunTag(key=key, value=value)])), key, value)
 
 
 def set_tags(tags: Mapping[str, Any]) -> None:
-    client().log_batch(_run_id(), tags=[RunTag(key=k, value=v) for k, v in tags.items()])
+    batch = [RunTag(key=k, value=v) for k, v in tags.items()]
+    client().log_batch(_run_id(lambda: validation.validate_batch(tags=batch)), tags=batch)
 
 
 def delete_tag(key: str) -> None:
@@ -243,23 +262,26 @@ def delete_tag(key: str) -> None:
 
 def log_batch(metrics: Sequence[Metric] = (), params: Sequence[Param] = (),
               tags: Sequence[RunTag] = ()) -> None:
-    client().log_batch(_run_id(), metrics, params, tags)
+    checked = validation.validate_batch(metrics, params, tags)  # lists, even if given generators
+    client().log_batch(_run_id(), *checked)
 
 
 def log_artifact(local_path: str, artifact_path: str | None = None) -> str:
-    return client().log_artifact(_run_id(), local_path, artifact_path)
+    return client().log_artifact(_run_id(lambda: _check_artifact(local_path, artifact_path)), local_path,
+                                 artifact_path)
 
 
 def log_artifacts(local_dir: str, artifact_path: str | None = None) -> str:
-    return client().log_artifacts(_run_id(), local_dir, artifact_path)
+    return client().log_artifacts(_run_id(lambda: _check_artifact(local_dir, artifact_path)), local_dir,
+                                  artifact_path)
 
 
 def log_text(text: str, artifact_file: str) -> str:
-    return client().log_text(_run_id(), text, artifact_file)
+    return client().log_text(_run_id(lambda: _check_artifact(None, artifact_file, text)), text, artifact_file)
 
 
 def log_dict(dictionary: Mapping[str, Any], artifact_file: str) -> str:
-    return client().log_dict(_run_id(), dictionary, artifact_file)
+    return client().log_dict(_run_id(lambda: _check_artifact(None, artifact_file)), dictionary, artifact_file)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numbers
 import posixpath
 import re
+from collections.abc import Iterable, Mapping
 
+from sparktrack.entities import Metric, Param, RunTag
 from sparktrack.errors import InvalidNameError, InvalidValueError, LimitExceededError
 
 MAX_KEY_LENGTH = 250
@@ -14,6 +16,9 @@ MAX_TAG_VALUE_LENGTH = 5000
 MAX_RUN_NAME_LENGTH = 250
 MAX_EXPERIMENT_NAME_LENGTH = 500
 MAX_ENTITY_ID_LENGTH = 256
+#: Steps are Delta BIGINTs (signed 64-bit); timestamps end with the year 9999, as Spark's do.
+MIN_STEP, MAX_STEP = -(2**63), 2**63 - 1
+MAX_TIMESTAMP = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z in epoch milliseconds
 
 _KEY_CHARS = re.compile(r"^[\w.\- /:]+$")
 _ID_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -44,7 +49,13 @@ def validate_metric_value(key: str, value: object) -> float:
     if isinstance(value, float):
         return value
     if isinstance(value, numbers.Real):  # ints, bools, numpy scalars
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond a double's range
+            raise InvalidValueError(
+                f"Metric {key!r} value", value, "a number within a double's range (about 1.8e308); "
+                "log float('inf') for an unbounded value"
+            ) from None
     raise InvalidValueError(
         f"Metric {key!r} value", value, "a number (int or float; NaN and +/-inf are kept)"
     )
@@ -53,15 +64,47 @@ def validate_metric_value(key: str, value: object) -> float:
 def validate_step(step: object) -> int:
     if step is None:
         return 0
-    if isinstance(step, numbers.Integral) and not isinstance(step, bool):
+    if isinstance(step, numbers.Integral) and not isinstance(step, bool) and MIN_STEP <= step <= MAX_STEP:
         return int(step)
-    raise InvalidValueError("Metric step", step, "an integer")
+    raise InvalidValueError("Metric step", step, f"an integer from {MIN_STEP} to {MAX_STEP} (64-bit)")
 
 
-def validate_timestamp(timestamp: object) -> int:
-    if isinstance(timestamp, numbers.Integral) and not isinstance(timestamp, bool) and timestamp >= 0:
+def validate_timestamp(timestamp: object, what: str = "Metric timestamp") -> int:
+    if (isinstance(timestamp, numbers.Integral) and not isinstance(timestamp, bool)
+            and 0 <= timestamp <= MAX_TIMESTAMP):
         return int(timestamp)
-    raise InvalidValueError("Metric timestamp", timestamp, "epoch milliseconds as a non-negative int")
+    raise InvalidValueError(
+        what, timestamp, f"epoch milliseconds as an int from 0 to {MAX_TIMESTAMP} (9999-12-31)"
+    )
+
+
+def validate_metric(key: object, value: object, timestamp: object, step: object) -> Metric:
+    return Metric(key=validate_key(key, "metric"), value=validate_metric_value(key, value),
+                  timestamp=validate_timestamp(timestamp), step=validate_step(step))
+
+
+def validate_batch(metrics: Iterable[Metric] = (), params: Iterable[Param] = (),
+                   tags: Iterable[RunTag] = ()) -> tuple[list[Metric], list[Param], list[RunTag]]:
+    """A batch's records, every one checked (param and tag values as strings)."""
+    metrics = [validate_metric(m.key, m.value, m.timestamp, m.step)
+               for m in _records(metrics, Metric, "metrics")]
+    params = [Param(key=validate_key(p.key, "param"), value=param_value(p.key, p.value))
+              for p in _records(params, Param, "params")]
+    tags = [RunTag(key=validate_key(t.key, "tag"), value=tag_value(t.key, t.value))
+            for t in _records(tags, RunTag, "tags")]
+    return metrics, params, tags
+
+
+def _records(records: object, kind: type, argument: str) -> list:
+    fields = "key=..., value=..., timestamp=..., step=..." if kind is Metric else "key=..., value=..."
+    example = f"sparktrack.{kind.__name__}({fields})"
+    if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Iterable):
+        raise InvalidValueError(f"log_batch {argument}", records, f"a list of {example}")
+    items = list(records)
+    for item in items:
+        if not isinstance(item, kind):
+            raise InvalidValueError(f"Each of log_batch {argument}", item, f"a {example}")
+    return items
 
 
 def _text(kind: str, key: str, value: object, limit: int) -> str:
@@ -99,6 +142,25 @@ def validate_experiment_name(name: object) -> str:
     if any(ord(ch) < 32 for ch in name):
         raise InvalidNameError("experiment name", name, "must not contain control characters")
     return name
+
+
+def validate_filter(filter_string: object) -> str | None:
+    if filter_string is None or isinstance(filter_string, str):
+        return filter_string
+    raise InvalidValueError("filter_string", filter_string,
+                            "a string such as \"metrics.accuracy > 0.9 AND params.model = 'gbt'\", or None")
+
+
+def validate_order_by(order_by: object) -> list[str]:
+    """``order_by`` as a list of clauses: None, one clause, or a list of them. The clauses
+    themselves are checked by the filter compiler, which names the position of a problem."""
+    if order_by is None:
+        return []
+    if isinstance(order_by, str):
+        return [order_by]
+    if isinstance(order_by, Iterable) and not isinstance(order_by, (bytes, Mapping)):
+        return list(order_by)
+    raise InvalidValueError("order_by", order_by, "a list of clauses such as ['metrics.accuracy DESC']")
 
 
 def validate_id(value: object, kind: str) -> str:
