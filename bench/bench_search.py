@@ -187,7 +187,7 @@ D_SQL = """
     FROM sparktrack.runs r
     JOIN sparktrack.params p ON p.run_id = r.run_id AND p.key = 'model'
     JOIN sparktrack.latest_metrics m ON m.run_id = r.run_id AND m.key = 'acc'
-    WHERE r.experiment_id = :experiment_id AND r.lifecycle_stage = 'active'
+    WHERE r.experiment_id = '{experiment_id}' AND r.lifecycle_stage = 'active'
     GROUP BY p.value
 """
 
@@ -200,7 +200,7 @@ def queries_sparktrack(spark, experiment_id: str, probe: str) -> dict[str, Calla
         return [(m.step, m.value) for m in fluent.client().get_metric_history(probe, "loss")]
 
     def d():
-        rows = spark.sql(D_SQL, args={"experiment_id": experiment_id}).collect()
+        rows = spark.sql(D_SQL.format(experiment_id=experiment_id)).collect()  # a hex id of ours
         return sorted((r.model, round(r.best, 9)) for r in rows)
 
     return {**search_queries(sparktrack.search_runs, experiment_id), "c": c, "d": d}

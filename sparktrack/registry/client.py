@@ -101,6 +101,10 @@ class RegistryClient:
         from pyspark.sql import functions as F
 
         rows = self._models(as_of).filter(F.col("name") == F.lit(validate_model_name(name))).collect()
+        return self._found_model(name, rows, allow_deleted)
+
+    @staticmethod
+    def _found_model(name: str, rows: list, allow_deleted: bool = False) -> Any:
         if not rows or (rows[0]["deleted"] and not allow_deleted):
             state = " (it is deleted; restore_registered_model() brings it back)" if rows else ""
             raise RegisteredModelNotFoundError(
@@ -108,6 +112,23 @@ class RegistryClient:
                 "List models with search_registered_models() or `sparktrack models list`.",
             )
         return rows[0]
+
+    def _model_and_version(self, name: str, version: int | str, as_of: Any = None) -> tuple[Any, ModelVersion]:
+        """The model's row and one of its versions, read side by side."""
+        from pyspark.sql import functions as F
+
+        number = _version_number(version)
+        models, versions = self._delta.read_parallel(
+            self._models(as_of).filter(F.col("name") == F.lit(validate_model_name(name))),
+            self._versions(as_of).filter((F.col("name") == F.lit(name)) & (F.col("version") == F.lit(number))),
+        )
+        model = self._found_model(name, models)
+        if not versions or versions[0]["deleted"]:
+            raise RegisteredModelNotFoundError(
+                f"Version {number} of registered model {name!r}",
+                "List its versions with search_model_versions(\"name = '...'\").",
+            )
+        return model, ModelVersion.from_row(versions[0])
 
     def get_registered_model(self, name: str, as_of: Any = None) -> RegisteredModel:
         return RegisteredModel.from_row(self._model_row(name, as_of))
@@ -122,19 +143,7 @@ class RegistryClient:
         return [RegisteredModel.from_row(r) for r in frame.limit(_limit(max_results)).collect()]
 
     def get_model_version(self, name: str, version: int | str, as_of: Any = None) -> ModelVersion:
-        from pyspark.sql import functions as F
-
-        number = _version_number(version)
-        self._model_row(name, as_of)
-        rows = self._versions(as_of).filter(
-            (F.col("name") == F.lit(name)) & (F.col("version") == F.lit(number))
-        ).collect()
-        if not rows or rows[0]["deleted"]:
-            raise RegisteredModelNotFoundError(
-                f"Version {number} of registered model {name!r}",
-                "List its versions with search_model_versions(\"name = '...'\").",
-            )
-        return ModelVersion.from_row(rows[0])
+        return self._model_and_version(name, version, as_of)[1]
 
     def get_model_version_by_alias(self, name: str, alias: str, as_of: Any = None) -> ModelVersion:
         model = self._model_row(name, as_of)
@@ -358,9 +367,8 @@ class RegistryClient:
     def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
         """Point ``alias`` at a version (moving it if it pointed elsewhere), if the policy allows."""
         validate_alias(alias)
-        target = self.get_model_version(name, version)
+        model, target = self._model_and_version(name, version)
         self._check_policy(alias, f"alias {alias!r}", target)
-        model = self._model_row(name)
         before = dict(model["aliases"] or {}).get(alias)
         self._event(model["model_id"], name, "set_alias", key=alias, value=str(target.version),
                     before=before, after=target.version)

@@ -131,7 +131,8 @@ class DeltaStore:
     def _bootstrap(self) -> None:
         from delta.tables import DeltaTable
 
-        missing = [t for t in tables.ALL_TABLES if not DeltaTable.isDeltaTable(self.spark, self.path(t))]
+        present = self._pool.map(lambda t: DeltaTable.isDeltaTable(self.spark, self.path(t)), tables.ALL_TABLES)
+        missing = [t for t, there in zip(tables.ALL_TABLES, present) if not there]
         if missing:
             with self._locks["bootstrap"].hold():
                 list(self._pool.map(self._create, missing))
@@ -186,12 +187,16 @@ class DeltaStore:
     def register_catalog(self) -> None:
         """Expose tables and views as ``<database>.<name>`` so that spark.sql sees them."""
         self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {self.database}")
-        for name, (kind, source) in tables.CATALOG_NAMES.items():
+
+        def create(name: str, kind: str, source: str) -> None:
             if kind == "table":
                 body = f"SELECT * FROM delta.`{self.path(source).replace('`', '``')}`"
             else:
                 body = self.view_sql(source)
             self.spark.sql(f"CREATE OR REPLACE VIEW {self.database}.{name} AS {body}")
+
+        # Side by side: each statement resolves its tables' Delta logs, mostly waiting on I/O.
+        list(self._pool.map(lambda item: create(item[0], *item[1]), tables.CATALOG_NAMES.items()))
 
     # -- writes -------------------------------------------------------------------------------
     def frame(self, table: Table, rows: list[tuple]) -> DataFrame:
