@@ -61,6 +61,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from _report import finish
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -182,15 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not with_mlflow:
         reason = "--no-mlflow" if have_mlflow else "mlflow is not installed; pip install -e '.[bench]' to compare"
         print(f"\nMLflow skipped ({reason}): sparktrack's rows ran alone.")
-    print(f"\nLoad average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
-          f"(other processes on {os.cpu_count()} CPUs skew every figure)")
-    for failure in failures:
-        print(f"error: {failure}", file=sys.stderr)
-    if failures:
-        return 1
-    print(f"OK: every output holds {args.rows:,} rows, and the predictions of the same model agree "
-          "on every row across the paths that scored it.")
-    return 0
+    print()
+    return finish(failures, f"every output holds {args.rows:,} rows, and the predictions of the same "
+                            "model agree on every row across the paths that scored it.")
 
 
 def _run_section(paths: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:

@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from _report import finish
+
 REPO = Path(__file__).resolve().parent.parent
 EXPERIMENT = "bench-startup"
 RESULT_KEY = "bench_startup"
@@ -413,14 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not with_mlflow:
         reason = "--no-mlflow" if have_mlflow else "mlflow is not installed; pip install -e '.[bench]' to compare"
         print(f"MLflow skipped ({reason}): sparktrack ran against no tracking only.")
-    print(f"Load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
-          f"(other processes on {os.cpu_count()} CPUs skew every figure)")
-    for failure in failures:
-        print(f"error: {failure}", file=sys.stderr)
-    if failures:
-        return 1
-    print(f"OK: every run exited 0 and saved its model; each store holds its {expected} finished runs.")
-    return 0
+    return finish(failures, f"every run exited 0 and saved its model; each store holds its {expected} "
+                            "finished runs.")
 
 
 if __name__ == "__main__":
