@@ -167,7 +167,7 @@ class DeltaStore:
                     .select("run_id", "key", "p.value", "p.step", "p.timestamp")
                 )
                 latest.write.format("delta").mode("append").save(self.path(tables.METRICS_LATEST))
-            logger.warning("sparktrack: migrated %s to schema version 2 (metrics_latest)", self.root)
+                logger.warning("sparktrack: migrated %s to schema version 2 (metrics_latest)", self.root)
 
     def _create(self, table: Table) -> None:
         from delta.tables import DeltaTable
