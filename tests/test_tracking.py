@@ -378,3 +378,19 @@ def test_a_session_without_delta_gets_an_error_naming_the_settings(tmp_path):
     assert "SessionError: The SparkSession has no Delta Lake support" in out.stdout, out.stderr[-2000:]
     assert "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension" in out.stdout
     assert not (tmp_path / "store").exists()  # nothing was written
+
+
+def test_closing_a_store_releases_what_delta_cached_for_its_tables(spark):
+    # Without this, each store opened in a long session (a notebook, this test suite) kept about
+    # 20 MB of driver heap, and the suite ran out of memory.
+    from sparktrack.testing import fresh_store
+
+    delta_log = getattr(getattr(spark._jvm.org.apache.spark.sql.delta, "DeltaLog$"), "MODULE$")
+    cached_rdds = lambda: len(spark.sparkContext._jsc.getPersistentRDDs())  # noqa: E731
+    before = (delta_log.cacheSize(), cached_rdds())
+    with fresh_store(spark):
+        with sparktrack.start_run():
+            sparktrack.log_metric("m", 1.0)
+        sparktrack.search_runs(output_format="list")
+        assert delta_log.cacheSize() > before[0]
+    assert (delta_log.cacheSize(), cached_rdds()) == before
