@@ -131,25 +131,3 @@ class RunData:
 class Run:
     info: RunInfo
     data: RunData
-
-    @classmethod
-    def from_row(cls, row: Any) -> Run:
-        info = RunInfo(
-            run_id=row["run_id"],
-            experiment_id=row["experiment_id"],
-            run_name=row["run_name"],
-            user_id=row["user_id"],
-            status=row["status"],
-            start_time=to_millis(row["start_time"]),
-            end_time=to_millis(row["end_time"]),
-            artifact_uri=row["artifact_uri"],
-            lifecycle_stage=row["lifecycle_stage"],
-            parent_run_id=row["parent_run_id"],
-            spark_app_id=row["spark_app_id"],
-        )
-        data = RunData(
-            metrics=dict(row["metrics"] or {}),
-            params=dict(row["params"] or {}),
-            tags=dict(row["tags"] or {}),
-        )
-        return cls(info=info, data=data)

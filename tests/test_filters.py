@@ -11,6 +11,7 @@ from sparktrack.tracking.filters import (
     EXPERIMENTS,
     RUNS,
     Comparison,
+    apply_arrow,
     compile_filter,
     compile_order_by,
     parse_filter,
@@ -306,39 +307,39 @@ def ids(frame) -> list[str]:
     return [row.run_id for row in frame.select("run_id").collect()]
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("metrics.acc > 0.8", {"r1", "r5"}),  # NaN is not greater than anything
-        ("metrics.acc >= 0.7", {"r1", "r2", "r5"}),
-        ("metrics.acc < 1", {"r1", "r2", "r5"}),
-        ("metrics.acc <= 0.7", {"r2"}),
-        ("metrics.acc = 0.9", {"r1", "r5"}),
-        ("metrics.acc != 0.9", {"r2", "r3"}),  # NaN differs; r4 lacks the metric
-        ("metrics.val/loss < 0.5", {"r5"}),
-        ("metrics.`val/loss` < 5e-1", {"r5"}),
-        ("params.lr = '0.1'", {"r2", "r3"}),
-        ("params.lr != '0.1'", {"r1"}),  # r4 and r5 lack the param
-        ("params.opt LIKE 'a%'", {"r1", "r5"}),
-        ("params.opt LIKE 'A%'", set()),
-        ("params.opt ILIKE 'A%'", {"r1", "r5"}),
-        ("params.opt IN ('sgd', 'rmsprop')", {"r2"}),
-        ("params.opt NOT IN ('sgd')", {"r1", "r5"}),
-        ("tags.sparktrack.user = 'alice'", {"r1"}),
-        ("tags.sparktrack.user LIKE 'alic_'", {"r1"}),
-        ("tags.sparktrack.user LIKE 'Alice\\_%'", {"r4"}),
-        ("tags.`my tag` = 'it''s'", {"r1"}),
-        ("params.opt = 'adam'' OR ''1''=''1'", set()),  # one string value, never SQL
-        ("attributes.status = 'FINISHED'", {"r1", "r3", "r5"}),
-        ("attr.run_name ILIKE 'g%'", {"r3"}),
-        ("run.run_id IN ('r1', 'r2', 'nope')", {"r1", "r2"}),
-        ("attributes.start_time >= 2000", {"r2", "r3", "r4"}),
-        ("attributes.created < 2000", {"r1", "r5"}),
-        ("attributes.end_time > 0", {"r1", "r2", "r3", "r5"}),
-        ("metrics.acc > 0.5 and params.opt = 'adam' AND attributes.start_time = 1000",
-         {"r1", "r5"}),
-    ],
-)
+FILTER_CASES = [
+    ("metrics.acc > 0.8", {"r1", "r5"}),  # NaN is not greater than anything
+    ("metrics.acc >= 0.7", {"r1", "r2", "r5"}),
+    ("metrics.acc < 1", {"r1", "r2", "r5"}),
+    ("metrics.acc <= 0.7", {"r2"}),
+    ("metrics.acc = 0.9", {"r1", "r5"}),
+    ("metrics.acc != 0.9", {"r2", "r3"}),  # NaN differs; r4 lacks the metric
+    ("metrics.val/loss < 0.5", {"r5"}),
+    ("metrics.`val/loss` < 5e-1", {"r5"}),
+    ("params.lr = '0.1'", {"r2", "r3"}),
+    ("params.lr != '0.1'", {"r1"}),  # r4 and r5 lack the param
+    ("params.opt LIKE 'a%'", {"r1", "r5"}),
+    ("params.opt LIKE 'A%'", set()),
+    ("params.opt ILIKE 'A%'", {"r1", "r5"}),
+    ("params.opt IN ('sgd', 'rmsprop')", {"r2"}),
+    ("params.opt NOT IN ('sgd')", {"r1", "r5"}),
+    ("tags.sparktrack.user = 'alice'", {"r1"}),
+    ("tags.sparktrack.user LIKE 'alic_'", {"r1"}),
+    ("tags.sparktrack.user LIKE 'Alice\\_%'", {"r4"}),
+    ("tags.`my tag` = 'it''s'", {"r1"}),
+    ("params.opt = 'adam'' OR ''1''=''1'", set()),  # one string value, never SQL
+    ("attributes.status = 'FINISHED'", {"r1", "r3", "r5"}),
+    ("attr.run_name ILIKE 'g%'", {"r3"}),
+    ("run.run_id IN ('r1', 'r2', 'nope')", {"r1", "r2"}),
+    ("attributes.start_time >= 2000", {"r2", "r3", "r4"}),
+    ("attributes.created < 2000", {"r1", "r5"}),
+    ("attributes.end_time > 0", {"r1", "r2", "r3", "r5"}),
+    ("metrics.acc > 0.5 and params.opt = 'adam' AND attributes.start_time = 1000",
+     {"r1", "r5"}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), FILTER_CASES)
 def test_compiled_filter_selects_runs(runs, text, expected):
     assert set(ids(runs.filter(compile_filter(text, RUNS)))) == expected
 
@@ -357,26 +358,67 @@ def test_no_filter_compiles_to_none():
     assert compile_filter("  ", RUNS) is None
 
 
-@pytest.mark.parametrize(
-    ("clauses", "expected"),
-    [
-        (None, ["r4", "r3", "r2", "r1", "r5"]),  # start_time DESC, then run_id
-        ([], ["r4", "r3", "r2", "r1", "r5"]),
-        (["metrics.acc DESC"], ["r1", "r5", "r2", "r3", "r4"]),  # numbers, NaN, missing
-        (["metrics.acc"], ["r2", "r1", "r5", "r3", "r4"]),
-        (["metrics.acc asc"], ["r2", "r1", "r5", "r3", "r4"]),
-        (["params.opt ASC"], ["r1", "r5", "r2", "r4", "r3"]),
-        (["params.opt DESC"], ["r2", "r1", "r5", "r4", "r3"]),
-        (["tags.sparktrack.user DESC"], ["r2", "r1", "r4", "r3", "r5"]),
-        (["attributes.start_time ASC"], ["r1", "r5", "r2", "r3", "r4"]),
-        (["attributes.created DESC"], ["r4", "r3", "r2", "r1", "r5"]),
-        (["attributes.end_time DESC"], ["r3", "r2", "r1", "r5", "r4"]),
-        (["params.opt DESC", "attributes.run_name DESC"], ["r2", "r5", "r1", "r4", "r3"]),
-        (["metrics.`val/loss` desc"], ["r5", "r4", "r3", "r2", "r1"]),
-    ],
-)
+ORDER_CASES = [
+    (None, ["r4", "r3", "r2", "r1", "r5"]),  # start_time DESC, then run_id
+    ([], ["r4", "r3", "r2", "r1", "r5"]),
+    (["metrics.acc DESC"], ["r1", "r5", "r2", "r3", "r4"]),  # numbers, NaN, missing
+    (["metrics.acc"], ["r2", "r1", "r5", "r3", "r4"]),
+    (["metrics.acc asc"], ["r2", "r1", "r5", "r3", "r4"]),
+    (["params.opt ASC"], ["r1", "r5", "r2", "r4", "r3"]),
+    (["params.opt DESC"], ["r2", "r1", "r5", "r4", "r3"]),
+    (["tags.sparktrack.user DESC"], ["r2", "r1", "r4", "r3", "r5"]),
+    (["attributes.start_time ASC"], ["r1", "r5", "r2", "r3", "r4"]),
+    (["attributes.created DESC"], ["r4", "r3", "r2", "r1", "r5"]),
+    (["attributes.end_time DESC"], ["r3", "r2", "r1", "r5", "r4"]),
+    (["params.opt DESC", "attributes.run_name DESC"], ["r2", "r5", "r1", "r4", "r3"]),
+    (["metrics.`val/loss` desc"], ["r5", "r4", "r3", "r2", "r1"]),
+]
+
+
+@pytest.mark.parametrize(("clauses", "expected"), ORDER_CASES)
 def test_compiled_order_by(runs, clauses, expected):
     assert ids(runs.orderBy(*compile_order_by(clauses, RUNS))) == expected
+
+
+def runs_arrow(rows):
+    """RUN_ROWS as apply_arrow takes them: a column per map lookup, null where a run lacks it."""
+    import pyarrow as pa
+
+    columns = {
+        "run_id": [r[0] for r in rows], "experiment_id": ["0"] * len(rows),
+        "run_name": [r[1] for r in rows], "user_id": ["tester"] * len(rows),
+        "status": [r[2] for r in rows], "lifecycle_stage": ["active"] * len(rows),
+        "artifact_uri": [f"file:/artifacts/{r[0]}" for r in rows],
+    }
+    table = pa.table(columns)
+    for name in ("start_time", "end_time"):
+        millis = [r[3] if name == "start_time" else r[4] for r in rows]
+        table = table.append_column(name, pa.array(millis, pa.timestamp("ms", tz="UTC")))
+    for position, prefix in ((5, "metrics"), (6, "params"), (7, "tags")):
+        kind = pa.float64() if prefix == "metrics" else pa.string()
+        for key in sorted({key for row in rows for key in row[position]}):
+            table = table.append_column(f"{prefix}.{key}", pa.array([r[position].get(key) for r in rows], kind))
+    return table
+
+
+@pytest.mark.parametrize(("text", "expected"), FILTER_CASES)
+def test_arrow_filter_selects_what_the_spark_filter_selects(text, expected):
+    assert set(apply_arrow(runs_arrow(RUN_ROWS), text, None, RUNS).column("run_id").to_pylist()) == expected
+
+
+@pytest.mark.parametrize(("clauses", "expected"), ORDER_CASES)
+def test_arrow_order_is_the_spark_order(clauses, expected):
+    assert apply_arrow(runs_arrow(RUN_ROWS), None, clauses, RUNS).column("run_id").to_pylist() == expected
+
+
+def test_arrow_filter_keeps_whole_rows_and_knows_keys_no_run_has():
+    table = runs_arrow(RUN_ROWS)
+    selected = apply_arrow(table, "params.opt = 'adam' AND metrics.acc > 0", ["metrics.acc DESC"], RUNS)
+    assert selected.column_names == table.column_names
+    assert selected.to_pylist() == [row for row in table.to_pylist() if row["run_id"] in ("r1", "r5")]
+    assert apply_arrow(table, "metrics.nothing != 1", None, RUNS).num_rows == 0
+    with pytest.raises(FilterSyntaxError, match="Unknown attribute"):
+        apply_arrow(table, "attributes.colour = 'red'", None, RUNS)
 
 
 def test_experiments_filter_and_default_order(spark):

@@ -276,14 +276,13 @@ class TrackingClient:
         if output_format not in ("list", "pandas", "spark"):
             raise InvalidValueError("output_format", output_format, "one of 'list', 'pandas', 'spark'")
         filter_string, order_by = validation.validate_filter(filter_string), validation.validate_order_by(order_by)
-        frame = self._store.search_runs(ids, filter_string, _view_type(run_view_type),
-                                        None if max_results is None else _max_results(max_results),
-                                        order_by)
+        run_ids = self._store.search_runs(ids, filter_string, _view_type(run_view_type),
+                                          None if max_results is None else _max_results(max_results),
+                                          order_by)
         if output_format == "spark":
-            return frame
-        if output_format == "pandas":
-            return runs_to_pandas(frame)
-        return [Run.from_row(row) for row in frame.collect()]
+            return self._store.runs_frame(run_ids)
+        found = self._store.run_rows(run_ids)
+        return found.pandas() if output_format == "pandas" else found.runs()
 
     def _experiment_ids(self, experiment_ids: str | Sequence[str] | None,
                         experiment_names: Sequence[str] | None) -> list[str]:
@@ -303,19 +302,6 @@ class TrackingClient:
     @staticmethod
     def _tag_dict(tags: Mapping[str, Any] | None) -> dict[str, str]:
         return {validation.validate_key(k, "tag"): validation.tag_value(k, v) for k, v in (tags or {}).items()}
-
-
-def runs_to_pandas(frame: DataFrame) -> pd.DataFrame:
-    """MLflow's pandas layout: attribute columns, then metrics.*, params.*, tags.* columns."""
-    import pandas as pd
-
-    pdf = frame.toPandas()
-    base = pdf.drop(columns=["metrics", "params", "tags"])
-    parts = [base]
-    for prefix in ("metrics", "params", "tags"):
-        expanded = pd.DataFrame(list(pdf[prefix].map(lambda m: dict(m or {}))), index=pdf.index)
-        parts.append(expanded.reindex(sorted(expanded.columns), axis=1).add_prefix(f"{prefix}."))
-    return pd.concat(parts, axis=1)
 
 
 def _view_type(value: ViewType | str, argument: str = "run_view_type") -> ViewType:

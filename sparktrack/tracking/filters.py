@@ -1,4 +1,5 @@
-"""MLflow's search grammar (``filter_string`` and ``order_by``), compiled to PySpark Columns.
+"""MLflow's search grammar (``filter_string`` and ``order_by``), compiled to PySpark Columns, or
+evaluated on an Arrow table with the same semantics (:func:`apply_arrow`, for run searches).
 
 A filter is a conjunction of comparisons joined by ``AND`` (any case)::
 
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from sparktrack.errors import SHOWN_CHARS, FilterSyntaxError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import Column, DataFrame
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "compile_order_by",
     "map_keys",
     "apply",
+    "apply_arrow",
 ]
 
 NUMBER_OPS = ("=", "!=", "<", "<=", ">", ">=")
@@ -629,3 +632,78 @@ def apply(frame: DataFrame, filter_string: str | None, order_by: list[str] | Non
     condition = compile_filter(filter_string, schema)
     ordering = compile_order_by(list(order_by or []), schema)
     return (frame if condition is None else frame.filter(condition)).orderBy(*ordering)
+
+
+# --------------------------------------------------------------------------------- on Arrow
+
+
+def apply_arrow(table: pa.Table, filter_string: str | None, order_by: list[str] | None,
+                schema: SearchSchema) -> pa.Table:
+    """:func:`apply` on an Arrow table in the driver: the same rows, in the same order.
+
+    ``table`` holds ``schema``'s attribute columns and, for each map lookup the filter and
+    ``order_by`` make, a column named as written in them (``metrics.acc``) with nulls where a
+    row lacks the key (:func:`map_keys` says which). For a search whose candidates are already
+    in the driver, this saves a Spark job and its planning."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text, parsed = _parse(filter_string, schema)
+    keep = pa.array([True] * table.num_rows)
+    for item in parsed:
+        target = _bind(text, item, schema)
+        keep = pc.and_(keep, _arrow_condition(_arrow_values(table, target, compare=True), target,
+                                              item.comparison))
+    chosen = table.filter(keep)
+    sort_keys, helpers = [], {}
+    ordering = [_parse_order_clause(clause, schema) for clause in order_by or []]
+    ordering += [(_Target(kind="string", column=name), direction.upper() == "ASC")
+                 for name, direction in schema.default_order]
+    for number, (target, ascending) in enumerate(ordering):
+        values = _arrow_values(chosen, target, compare=False)
+        if target.numeric:  # numbers, then NaN, then missing: whatever the direction
+            rank = pc.if_else(pc.is_null(values), 2, pc.if_else(pc.is_nan(values), 1, 0))
+            helpers[f"_rank_{number}"] = rank
+            sort_keys.append((f"_rank_{number}", "ascending"))
+        helpers[f"_value_{number}"] = values
+        sort_keys.append((f"_value_{number}", "ascending" if ascending else "descending"))
+    keys = pa.table(helpers) if helpers else pa.table({"_": pa.nulls(chosen.num_rows)})
+    return chosen.take(pc.sort_indices(keys, sort_keys=sort_keys)) if sort_keys else chosen
+
+
+def _arrow_values(table: pa.Table, target: _Target, compare: bool) -> pa.ChunkedArray:
+    """The target's values; time attributes as epoch milliseconds when compared (Spark's
+    ``unix_millis``), as they are when sorted. A map key no row has is all nulls."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    name = f"{target.column}.{target.key}" if target.kind == "map" else target.column
+    if name not in table.column_names:
+        return pa.chunked_array([pa.nulls(table.num_rows, pa.float64() if target.numeric else pa.string())])
+    values = table.column(name)
+    if target.kind == "time" and compare:
+        micros = pc.cast(pc.cast(values, pa.timestamp("us")), pa.int64())
+        return pc.floor(pc.divide(pc.cast(micros, pa.float64()), 1000.0))
+    return values
+
+
+def _arrow_condition(values: pa.ChunkedArray, target: _Target, comparison: Comparison) -> pa.ChunkedArray:
+    """True where the comparison holds; false where Spark's would be false or NULL."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    op, value = comparison.op, comparison.value
+    if op in ("LIKE", "ILIKE"):
+        result = pc.match_like(values, str(value), ignore_case=op == "ILIKE")
+    elif op in ("IN", "NOT IN"):
+        matched = pc.is_in(values, value_set=pa.array(list(value), pa.string()))  # type: ignore[arg-type]
+        result = matched if op == "IN" else pc.invert(matched)
+    else:
+        result = getattr(pc, _ARROW_COMPARE[op])(values, pa.scalar(value))
+        if target.numeric:  # only != holds for NaN, as in Python (see _condition)
+            result = pc.if_else(pc.is_nan(values), op == "!=", result)
+    return pc.and_(pc.fill_null(result, False), pc.is_valid(values))  # NULL (a missing key) never holds
+
+
+_ARROW_COMPARE = {"=": "equal", "!=": "not_equal", "<": "less", "<=": "less_equal",
+                  ">": "greater", ">=": "greater_equal"}

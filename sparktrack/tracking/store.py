@@ -32,6 +32,8 @@ from sparktrack.errors import (
     RunStateError,
 )
 from sparktrack.store import tables
+from sparktrack.tracking import run_rows
+from sparktrack.tracking.run_rows import RunRows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -99,7 +101,13 @@ class AbstractTrackingStore(abc.ABC):
     @abc.abstractmethod
     def search_runs(self, experiment_ids: Sequence[str], filter_string: str | None,
                     view_type: ViewType, max_results: int | None,
-                    order_by: Sequence[str] | None) -> DataFrame: ...
+                    order_by: Sequence[str] | None) -> list[str]: ...
+
+    @abc.abstractmethod
+    def run_rows(self, run_ids: Sequence[str]) -> RunRows: ...
+
+    @abc.abstractmethod
+    def runs_frame(self, run_ids: Sequence[str] | None = None) -> DataFrame: ...
 
     @abc.abstractmethod
     def flush(self) -> None: ...
@@ -116,7 +124,7 @@ class AbstractTrackingStore(abc.ABC):
 
 
 #: The long views that hold the values behind each map column of the runs view.
-_LONG_VIEWS = {"metrics": "latest_metrics", "params": "params_current", "tags": "tags_current"}
+_LONG_TABLES = {"metrics": tables.METRICS_LATEST, "params": tables.PARAMS, "tags": tables.TAGS}
 
 
 @dataclass
@@ -311,56 +319,29 @@ class DeltaTrackingStore(AbstractTrackingStore):
         return known
 
     # -- runs: reads --------------------------------------------------------------------------
-    def runs_frame(self) -> DataFrame:
-        return self.delta.view("runs_current")
-
     def get_run(self, run_id: str) -> Run:
         """One run, read from each table side by side; the latest event wins, as in the views."""
+        self.flush()
+        found = self.run_rows([run_id]).runs()
+        if not found:
+            raise RunNotFoundError(run_id)
+        return found[0]
+
+    def run_rows(self, run_ids: Sequence[str]) -> RunRows:
+        """The current state of these runs, in this order (unknown ids are left out): their raw
+        rows read side by side, one narrow scan per table, and folded in pandas."""
+        import pyarrow as pa
         from pyspark.sql import functions as F
 
-        from sparktrack.entities import RunData, RunInfo, to_millis
-
-        self.flush()
         d = self.delta
-
-        def of_run(table: tables.Table) -> DataFrame:
-            return d.table(table).filter(F.col("run_id") == F.lit(run_id))
-
-        latest_metrics = of_run(tables.METRICS_LATEST).groupBy("key").agg(
-            F.max_by("value", F.struct("step", "timestamp", "value")).alias("value")
-        )
-        runs, events, params, tags, metrics = d.read_parallel(
-            of_run(tables.RUNS), of_run(tables.RUN_EVENTS), of_run(tables.PARAMS),
-            of_run(tables.TAGS), latest_metrics,
-        )
-        if not runs:
-            raise RunNotFoundError(run_id)
-        run = runs[0]
-        events = sorted(events, key=lambda e: (e["event_time"], e["seq"]))
-        statuses = [e for e in events if e["status"] is not None]
-        stages = [e["lifecycle_stage"] for e in events if e["lifecycle_stage"] is not None]
-        first_params: dict[str, str] = {}
-        for p in sorted(params, key=lambda p: (p["logged_at"], p["seq"])):
-            first_params.setdefault(p["key"], p["value"])
-        latest_tags: dict[str, str | None] = {}
-        for t in sorted(tags, key=lambda t: (t["logged_at"], t["seq"])):
-            latest_tags[t["key"]] = None if t["deleted"] else t["value"]
-        info = RunInfo(
-            run_id=run_id, experiment_id=run["experiment_id"], run_name=run["run_name"],
-            user_id=run["user_id"],
-            status=statuses[-1]["status"] if statuses else RunStatus.RUNNING.value,
-            start_time=to_millis(run["start_time"]),
-            end_time=to_millis(statuses[-1]["end_time"]) if statuses else None,
-            artifact_uri=run["artifact_uri"],
-            lifecycle_stage=stages[-1] if stages else LifecycleStage.ACTIVE.value,
-            parent_run_id=run["parent_run_id"], spark_app_id=run["spark_app_id"],
-        )
-        data = RunData(
-            metrics={m["key"]: m["value"] for m in metrics},
-            params=first_params,
-            tags={k: v for k, v in latest_tags.items() if v is not None},
-        )
-        return Run(info=info, data=data)
+        ids = list(run_ids)
+        if len(ids) == 1:  # a literal, which Delta's and Parquet's statistics can skip files by
+            of_runs = lambda table: d.table(table).filter(F.col("run_id") == F.lit(ids[0]))  # noqa: E731
+        else:
+            wanted = F.broadcast(d.spark.createDataFrame(pa.table({"run_id": pa.array(ids, pa.string())})))
+            of_runs = lambda table: d.table(table).join(wanted, "run_id", "left_semi")  # noqa: E731
+        reads = [d.submit(of_runs(table).toArrow) for table in run_rows.SOURCES]
+        return run_rows.fold({table.name: read.result() for table, read in zip(run_rows.SOURCES, reads)}, ids)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         from pyspark.sql import functions as F
@@ -381,13 +362,17 @@ class DeltaTrackingStore(AbstractTrackingStore):
 
     def search_runs(self, experiment_ids: Sequence[str], filter_string: str | None,
                     view_type: ViewType, max_results: int | None,
-                    order_by: Sequence[str] | None) -> DataFrame:
-        """Runs matching a filter, found in two steps so that neither reads more than it needs.
+                    order_by: Sequence[str] | None) -> list[str]:
+        """The ids of the runs matching a filter, in order.
 
-        First the matching run ids, in order: the runs' state joined with one key-filtered read of
-        a long table per key that the filter or ``order_by`` names (``metrics.acc`` reads the
-        ``acc`` rows of latest_metrics, not every metric of every run). Then the full rows, every
-        param, tag and latest metric, built for those runs only."""
+        The candidates are read narrowly, side by side: the experiments' runs, the run events,
+        and only the rows of the keys that the filter and ``order_by`` name (``metrics.acc``
+        reads the ``acc`` rows of metrics_latest, not every metric of every run). They are
+        folded and filtered in the driver (:func:`filters.apply_arrow`, Spark's semantics): a
+        Spark query planning joins and aggregations over the same rows costs seconds more.
+        Full rows come from :meth:`run_rows` or :meth:`runs_frame`."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
         from pyspark.sql import functions as F
 
         from sparktrack.tracking import filters
@@ -395,29 +380,33 @@ class DeltaTrackingStore(AbstractTrackingStore):
         order_by = list(order_by or [])
         keys = filters.map_keys(filter_string, order_by, filters.RUNS)  # a bad filter fails before any I/O
         self.flush()
-        frame = self.delta.view("run_state").filter(
-            F.col("experiment_id").isin(*experiment_ids)
-            & F.col("lifecycle_stage").isin(*view_type.stages())
-        )
+        d = self.delta
+        frames = {
+            tables.RUNS: d.table(tables.RUNS).filter(F.col("experiment_id").isin(*experiment_ids)),
+            tables.RUN_EVENTS: d.table(tables.RUN_EVENTS),
+        }
+        for column, table in _LONG_TABLES.items():
+            if keys.get(column):
+                frames[table] = d.table(table).filter(F.col("key").isin(*keys[column]))
+        reads = {table.name: d.submit(frame.toArrow) for table, frame in frames.items()}
+        state = run_rows.fold({name: read.result() for name, read in reads.items()})
+        candidates = state.attributes.filter(
+            pc.is_in(state.attributes["lifecycle_stage"], value_set=pa.array(list(view_type.stages()))))
         for column, names in keys.items():
-            entries = []
-            for number, key in enumerate(names):
-                value = f"_{column}_{number}"
-                one_key = self.delta.view(_LONG_VIEWS[column]).filter(F.col("key") == F.lit(key))
-                frame = frame.join(one_key.select("run_id", F.col("value").alias(value)), "run_id", "left")
-                entries += [F.lit(key), F.col(value)]
-            frame = frame.withColumn(column, F.create_map(*entries))
-        matches = filters.apply(frame, filter_string, order_by, filters.RUNS)
-        if max_results is not None:
-            matches = matches.limit(max_results)
-        return self._runs_in_order([row["run_id"] for row in matches.select("run_id").collect()])
+            for key in names:
+                candidates = candidates.append_column(
+                    f"{column}.{key}", state.column_of(column, key, candidates["run_id"]))
+        matches = filters.apply_arrow(candidates, filter_string, order_by, filters.RUNS)
+        return matches.column("run_id").to_pylist()[:max_results]
 
-    def _runs_in_order(self, run_ids: list[str]) -> DataFrame:
-        """The ``runs`` view's rows of ``run_ids``, in that order."""
+    def runs_frame(self, run_ids: Sequence[str] | None = None) -> DataFrame:
+        """The ``runs`` view, or its rows of ``run_ids`` in that order."""
         import pyarrow as pa
 
+        if run_ids is None:
+            return self.delta.view("runs_current")
         spark = self.delta.spark
-        wanted = spark.createDataFrame(pa.table({"run_id": pa.array(run_ids, pa.string()),
+        wanted = spark.createDataFrame(pa.table({"run_id": pa.array(list(run_ids), pa.string()),
                                                  "rank": pa.array(range(len(run_ids)), pa.int64())}))
         name = f"sparktrack_runs_{uuid.uuid4().hex}"
         wanted.createOrReplaceTempView(name)
