@@ -123,7 +123,7 @@ class AbstractTrackingStore(abc.ABC):
         self.log_batch(run_id, tags=(tag,))
 
 
-#: The long views that hold the values behind each map column of the runs view.
+#: The table holding the values behind each map column of the runs view (search reads its rows).
 _LONG_TABLES = {"metrics": tables.METRICS_LATEST, "params": tables.PARAMS, "tags": tables.TAGS}
 
 
@@ -329,7 +329,7 @@ class DeltaTrackingStore(AbstractTrackingStore):
 
     def run_rows(self, run_ids: Sequence[str]) -> RunRows:
         """The current state of these runs, in this order (unknown ids are left out): their raw
-        rows read side by side, one narrow scan per table, and folded in pandas."""
+        rows read side by side, one narrow scan per table, and folded with Arrow."""
         import pyarrow as pa
         from pyspark.sql import functions as F
 
