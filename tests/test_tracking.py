@@ -22,6 +22,7 @@ from sparktrack.errors import (
     RunNotFoundError,
     RunStateError,
 )
+from sparktrack.entities import to_millis
 from sparktrack.tracking import context
 
 
@@ -394,3 +395,51 @@ def test_closing_a_store_releases_what_delta_cached_for_its_tables(spark):
         sparktrack.search_runs(output_format="list")
         assert delta_log.cacheSize() > before[0]
     assert (delta_log.cacheSize(), cached_rdds()) == before
+
+
+def test_search_results_fold_the_rows_as_the_runs_view_does(client):
+    # search_runs folds raw rows in Arrow; the view folds them in Spark. They must agree on every
+    # rule: latest status and lifecycle event, first param value, latest tag event (a delete
+    # removes it), and a metric's greatest (step, timestamp, value) with NaN above numbers.
+    exp = sparktrack.set_experiment("/fold")
+    with sparktrack.start_run() as first:
+        sparktrack.log_param("p", "kept")
+        sparktrack.set_tag("t", "old")
+        sparktrack.set_tag("t", "new")
+        sparktrack.set_tag("gone", "x")
+        sparktrack.delete_tag("gone")
+        sparktrack.log_metric("m", 1.0, step=0)
+        sparktrack.log_metric("m", float("nan"), step=1)
+        sparktrack.log_metric("k", 2.0, step=5)
+        sparktrack.log_metric("k", 3.0, step=4)
+        sparktrack.log_metric("same", 1.0, step=7, timestamp=1000)
+        sparktrack.log_metric("same", 0.5, step=7, timestamp=1000)
+    second = client.create_run(exp.experiment_id, run_name="second")
+    client.log_metric(second.info.run_id, "m", 0.5)
+    client.set_terminated(second.info.run_id, "FAILED")
+    third = client.create_run(exp.experiment_id)
+    client.delete_run(third.info.run_id)
+    client.restore_run(third.info.run_id)
+
+    found = client.search_runs([exp.experiment_id], order_by=["metrics.m DESC"], output_format="list")
+    # Numbers, then NaN, then missing.
+    assert [r.info.run_id for r in found] == [second.info.run_id, first.info.run_id, third.info.run_id]
+    view = {row.run_id: row for row in client.search_runs([exp.experiment_id], output_format="spark").collect()}
+    for run in found:
+        row = view[run.info.run_id]
+        for name in ("experiment_id", "run_name", "user_id", "status", "lifecycle_stage", "artifact_uri"):
+            assert getattr(run.info, name) == row[name], name
+        assert (run.info.start_time, run.info.end_time) == (to_millis(row.start_time), to_millis(row.end_time))
+        assert run.data.params == row.params and run.data.tags == row.tags
+        assert run.data.metrics.keys() == row.metrics.keys()
+        for key, value in run.data.metrics.items():
+            assert value == row.metrics[key] or (math.isnan(value) and math.isnan(row.metrics[key]))
+    one = found[1]
+    assert one.data.params == {"p": "kept"} and one.data.tags.get("t") == "new" and "gone" not in one.data.tags
+    assert math.isnan(one.data.metrics["m"]) and one.data.metrics["k"] == 2.0 and one.data.metrics["same"] == 1.0
+    assert (found[0].info.status, one.info.status, found[2].info.status) == ("FAILED", "FINISHED", "RUNNING")
+    again = client.get_run(one.info.run_id)  # the one-run case of the same fold
+    assert (again.info, again.data.params, again.data.tags) == (one.info, one.data.params, one.data.tags)
+    pdf = client.search_runs([exp.experiment_id], order_by=["metrics.m DESC"], output_format="pandas")
+    assert list(pdf["run_id"]) == [r.info.run_id for r in found]
+    assert pdf["tags.t"].tolist()[1] == "new" and pdf["metrics.k"].isna().tolist() == [True, False, True]
