@@ -439,3 +439,13 @@ def test_experiments_filter_and_default_order(spark):
     assert sorted(row.experiment_id for row in chosen.collect()) == ["1", "2"]
     tagged = experiments.filter(compile_filter("tags.team != 'ml'", EXPERIMENTS))
     assert [row.experiment_id for row in tagged.collect()] == ["3"]
+
+
+def test_arrow_filter_compares_times_up_to_year_9999_exactly():
+    import pyarrow as pa
+
+    last = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the latest time sparktrack accepts
+    table = runs_arrow(RUN_ROWS[:2]).set_column(
+        7, "start_time", pa.array([last, last - 1], pa.timestamp("ms", tz="UTC")))
+    assert apply_arrow(table, f"attributes.start_time = {last}", None, RUNS).column("run_id").to_pylist() == ["r1"]
+    assert apply_arrow(table, "attributes.start_time > 0", None, RUNS).num_rows == 2

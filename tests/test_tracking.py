@@ -443,3 +443,17 @@ def test_search_results_fold_the_rows_as_the_runs_view_does(client):
     pdf = client.search_runs([exp.experiment_id], order_by=["metrics.m DESC"], output_format="pandas")
     assert list(pdf["run_id"]) == [r.info.run_id for r in found]
     assert pdf["tags.t"].tolist()[1] == "new" and pdf["metrics.k"].isna().tolist() == [True, False, True]
+
+
+def test_a_search_with_no_candidates_or_no_match_returns_nothing_in_every_format(client):
+    exp = sparktrack.set_experiment("/empty")
+    ids = [exp.experiment_id]
+    assert client.search_runs(ids) == []
+    assert client.search_runs(ids, "metrics.m > 0 and attributes.start_time > 0", order_by=["metrics.m"]) == []
+    assert len(client.search_runs(ids, output_format="pandas")) == 0
+    assert client.search_runs(ids, output_format="spark").count() == 0
+    with sparktrack.start_run():
+        sparktrack.log_metric("m", 1.0)
+    assert client.search_runs(ids, run_view_type="DELETED_ONLY") == []
+    assert client.search_runs(ids, "metrics.m > 5") == []
+    assert len(client.search_runs(ids, "params.nobody = 'x'", output_format="pandas")) == 0

@@ -604,12 +604,14 @@ def _sort_columns(target: _Target, ascending: bool) -> Iterator[Column]:
 def compile_order_by(clauses: list[str] | None, schema: SearchSchema) -> list[Column]:
     """Sort Columns for ``clauses`` (``'<identifier> [ASC|DESC]'`` each), then ``schema``'s
     default tie-breakers. Missing values sort last in both directions."""
+    return [column for target, asc in _ordering(clauses, schema) for column in _sort_columns(target, asc)]
+
+
+def _ordering(clauses: list[str] | None, schema: SearchSchema) -> list[tuple[_Target, bool]]:
+    """(target, ascending) of each clause, then of ``schema``'s default tie-breakers."""
     ordering = [_parse_order_clause(clause, schema) for clause in clauses or []]
-    columns = [column for target, asc in ordering for column in _sort_columns(target, asc)]
-    for name, direction in schema.default_order:
-        default = _Target(kind="string", column=name)
-        columns.extend(_sort_columns(default, direction.upper() == "ASC"))
-    return columns
+    return ordering + [(_Target(kind="string", column=name), direction.upper() == "ASC")
+                       for name, direction in schema.default_order]
 
 
 def map_keys(filter_string: str | None, order_by: list[str] | None, schema: SearchSchema) -> dict[str, list[str]]:
@@ -649,17 +651,13 @@ def apply_arrow(table: pa.Table, filter_string: str | None, order_by: list[str] 
     import pyarrow.compute as pc
 
     text, parsed = _parse(filter_string, schema)
-    keep = pa.array([True] * table.num_rows)
+    conditions = []
     for item in parsed:
         target = _bind(text, item, schema)
-        keep = pc.and_(keep, _arrow_condition(_arrow_values(table, target, compare=True), target,
-                                              item.comparison))
-    chosen = table.filter(keep)
+        conditions.append(_arrow_condition(_arrow_values(table, target, compare=True), target, item.comparison))
+    chosen = table.filter(reduce(pc.and_, conditions)) if conditions else table
     sort_keys, helpers = [], {}
-    ordering = [_parse_order_clause(clause, schema) for clause in order_by or []]
-    ordering += [(_Target(kind="string", column=name), direction.upper() == "ASC")
-                 for name, direction in schema.default_order]
-    for number, (target, ascending) in enumerate(ordering):
+    for number, (target, ascending) in enumerate(_ordering(order_by, schema)):
         values = _arrow_values(chosen, target, compare=False)
         if target.numeric:  # numbers, then NaN, then missing: whatever the direction
             rank = pc.if_else(pc.is_null(values), 2, pc.if_else(pc.is_nan(values), 1, 0))
@@ -667,8 +665,7 @@ def apply_arrow(table: pa.Table, filter_string: str | None, order_by: list[str] 
             sort_keys.append((f"_rank_{number}", "ascending"))
         helpers[f"_value_{number}"] = values
         sort_keys.append((f"_value_{number}", "ascending" if ascending else "descending"))
-    keys = pa.table(helpers) if helpers else pa.table({"_": pa.nulls(chosen.num_rows)})
-    return chosen.take(pc.sort_indices(keys, sort_keys=sort_keys)) if sort_keys else chosen
+    return chosen.take(pc.sort_indices(pa.table(helpers), sort_keys=sort_keys))
 
 
 def _arrow_values(table: pa.Table, target: _Target, compare: bool) -> pa.ChunkedArray:
@@ -681,9 +678,8 @@ def _arrow_values(table: pa.Table, target: _Target, compare: bool) -> pa.Chunked
     if name not in table.column_names:
         return pa.chunked_array([pa.nulls(table.num_rows, pa.float64() if target.numeric else pa.string())])
     values = table.column(name)
-    if target.kind == "time" and compare:
-        micros = pc.cast(pc.cast(values, pa.timestamp("us")), pa.int64())
-        return pc.floor(pc.divide(pc.cast(micros, pa.float64()), 1000.0))
+    if target.kind == "time" and compare:  # integer division: exact, and times are not negative
+        return pc.divide(pc.cast(pc.cast(values, pa.timestamp("us")), pa.int64()), 1000)
     return values
 
 

@@ -67,8 +67,9 @@ class RunRows:
         return one["value"].take(pc.index_in(run_ids, value_set=one["run_id"]))
 
     def pandas(self) -> pd.DataFrame:
-        """MLflow's layout: the attribute columns, then ``metrics.*``, ``params.*`` and
-        ``tags.*`` columns, each group sorted by key; a value a run lacks is missing (NaN)."""
+        """MLflow's layout: the attribute columns (times as UTC timestamps), then ``metrics.*``,
+        ``params.*`` and ``tags.*`` columns, each group sorted by key; a value a run lacks is
+        missing (NaN)."""
         import pandas as pd
 
         base = self.attributes.to_pandas()
@@ -94,13 +95,13 @@ def fold(raw: dict[str, pa.Table], order: Sequence[str] | None = None) -> RunRow
     status = _last(events.filter(pc.is_valid(events["status"])), ["run_id"], ["status", "end_time"])
     stage = _last(events.filter(pc.is_valid(events["lifecycle_stage"])), ["run_id"], ["lifecycle_stage"])
     runs = raw["runs"]
-    if order is not None:
-        wanted = pa.table({"run_id": pa.array(list(order), pa.string()),
-                           "_rank": pa.array(range(len(order)), pa.int64())})
-        runs = runs.join(wanted, "run_id", join_type="inner")
+    if order is not None:  # the runs in that order; an id not found is left out
+        found = pc.index_in(pa.array(list(order), pa.string()), value_set=runs["run_id"])
+        runs = runs.take(pc.drop_null(found))
+        runs = runs.append_column("_rank", pa.array(range(runs.num_rows), pa.int64()))
     attributes = (runs.join(status, "run_id", join_type="left outer")
                   .join(stage, "run_id", join_type="left outer"))
-    if order is not None:
+    if order is not None:  # a join does not keep the order
         attributes = attributes.sort_by("_rank")
     attributes = attributes.select(list(ATTRIBUTES))
     attributes = attributes.set_column(ATTRIBUTES.index("status"), "status",

@@ -123,10 +123,6 @@ class AbstractTrackingStore(abc.ABC):
         self.log_batch(run_id, tags=(tag,))
 
 
-#: The table holding the values behind each map column of the runs view (search reads its rows).
-_LONG_TABLES = {"metrics": tables.METRICS_LATEST, "params": tables.PARAMS, "tags": tables.TAGS}
-
-
 @dataclass
 class _KnownRun:
     """What this process knows of a run, so the hot path needs no read."""
@@ -385,7 +381,7 @@ class DeltaTrackingStore(AbstractTrackingStore):
             tables.RUNS: d.table(tables.RUNS).filter(F.col("experiment_id").isin(*experiment_ids)),
             tables.RUN_EVENTS: d.table(tables.RUN_EVENTS),
         }
-        for column, table in _LONG_TABLES.items():
+        for column, table in run_rows.ENTRIES.items():
             if keys.get(column):
                 frames[table] = d.table(table).filter(F.col("key").isin(*keys[column]))
         reads = {table.name: d.submit(frame.toArrow) for table, frame in frames.items()}
@@ -397,7 +393,7 @@ class DeltaTrackingStore(AbstractTrackingStore):
                 candidates = candidates.append_column(
                     f"{column}.{key}", state.column_of(column, key, candidates["run_id"]))
         matches = filters.apply_arrow(candidates, filter_string, order_by, filters.RUNS)
-        return matches.column("run_id").to_pylist()[:max_results]
+        return matches.column("run_id").slice(0, max_results).to_pylist()
 
     def runs_frame(self, run_ids: Sequence[str] | None = None) -> DataFrame:
         """The ``runs`` view, or its rows of ``run_ids`` in that order."""
