@@ -245,7 +245,7 @@ class DeltaStore:
         if batch.get(tables.METRICS.name):  # derived, so a replayed spool segment derives it too
             batch = {**batch, tables.METRICS_LATEST.name: tables.latest_points(batch[tables.METRICS.name])}
         todo = [t for t in tables.ALL_TABLES if batch.get(t.name) and t.name not in done]
-        futures = [(t, self.submit(self.append, t, batch[t.name], marker)) for t in todo]
+        futures = [(t, self._submit(self.append, t, batch[t.name], marker)) for t in todo]
         failed: list[tuple[str, BaseException]] = []
         for table, future in futures:
             try:
@@ -261,7 +261,7 @@ class DeltaStore:
                 "the store is opened."
             ) from failed[0][1]
 
-    def submit(self, action: Callable[..., T], *args: object) -> Future:
+    def _submit(self, action: Callable[..., T], *args: object) -> Future:
         """Run ``action`` on the pool; in the calling thread once the pool is shut down, as it is
         at interpreter exit before the atexit hook that commits what is left."""
         try:
@@ -274,9 +274,11 @@ class DeltaStore:
                 future.set_exception(exc)
             return future
 
-    def read_parallel(self, *frames: DataFrame) -> list[list]:
-        """Collect several small queries at once (one Spark job each, run side by side)."""
-        return [future.result() for future in [self.submit(frame.collect) for frame in frames]]
+    def read_parallel(self, *frames: DataFrame, arrow: bool = False) -> list:
+        """Collect several small queries at once (one Spark job each, run side by side), as
+        lists of Rows or, with ``arrow``, as Arrow tables."""
+        futures = [self._submit(frame.toArrow if arrow else frame.collect) for frame in frames]
+        return [future.result() for future in futures]
 
     def locked(self, table: Table):
         """Hold the table's commit lock (local stores; re-entrant), e.g. around a read-then-MERGE."""

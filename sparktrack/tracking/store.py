@@ -336,8 +336,8 @@ class DeltaTrackingStore(AbstractTrackingStore):
         else:
             wanted = F.broadcast(d.spark.createDataFrame(pa.table({"run_id": pa.array(ids, pa.string())})))
             of_runs = lambda table: d.table(table).join(wanted, "run_id", "left_semi")  # noqa: E731
-        reads = [d.submit(of_runs(table).toArrow) for table in run_rows.SOURCES]
-        return run_rows.fold({table.name: read.result() for table, read in zip(run_rows.SOURCES, reads)}, ids)
+        read = d.read_parallel(*(of_runs(table) for table in run_rows.SOURCES), arrow=True)
+        return run_rows.fold({table.name: rows for table, rows in zip(run_rows.SOURCES, read)}, ids)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         from pyspark.sql import functions as F
@@ -384,8 +384,8 @@ class DeltaTrackingStore(AbstractTrackingStore):
         for column, table in run_rows.ENTRIES.items():
             if keys.get(column):
                 frames[table] = d.table(table).filter(F.col("key").isin(*keys[column]))
-        reads = {table.name: d.submit(frame.toArrow) for table, frame in frames.items()}
-        state = run_rows.fold({name: read.result() for name, read in reads.items()})
+        read = d.read_parallel(*frames.values(), arrow=True)
+        state = run_rows.fold({table.name: rows for table, rows in zip(frames, read)})
         candidates = state.attributes.filter(
             pc.is_in(state.attributes["lifecycle_stage"], value_set=pa.array(list(view_type.stages()))))
         for column, names in keys.items():
