@@ -122,6 +122,25 @@ print(json.dumps({{"{result_key}": {{
     "script_seconds": time.perf_counter() - started}}}}), flush=True)
 '''
 
+#: The calls the two libraries spell the same way, written once so that they stay the same.
+_SAME_CALLS = '''
+
+def track_start():
+    {library}.start_run(run_name=RUN)
+
+
+def track_params(params):
+    {library}.log_params(params)
+
+
+def track_metrics(metrics):
+    {library}.log_metrics(metrics)
+
+
+def track_end():
+    {library}.end_run()
+'''
+
 TRACKING = {
     "none": '''\
 def track_open(spark):
@@ -158,25 +177,9 @@ def track_open(spark):
     sparktrack.set_experiment(EXPERIMENT)
 
 
-def track_start():
-    sparktrack.start_run(run_name=RUN)
-
-
-def track_params(params):
-    sparktrack.log_params(params)
-
-
-def track_metrics(metrics):
-    sparktrack.log_metrics(metrics)
-
-
 def track_model(model, example):
     return sparktrack.spark.log_model(model, "model", input_example=example).artifact_uri
-
-
-def track_end():
-    sparktrack.end_run()
-''',
+''' + _SAME_CALLS.format(library="sparktrack"),
     "mlflow": '''\
 def track_open(spark):
     global mlflow
@@ -192,27 +195,11 @@ def track_open(spark):
     mlflow.set_experiment(EXPERIMENT)
 
 
-def track_start():
-    mlflow.start_run(run_name=RUN)
-
-
-def track_params(params):
-    mlflow.log_params(params)
-
-
-def track_metrics(metrics):
-    mlflow.log_metrics(metrics)
-
-
 def track_model(model, example):
     # mlflow.spark.log_model takes the artifact path positionally.
     mlflow.spark.log_model(model, "model", input_example=example, dfs_tmpdir=f"{WORK}/mlflow-dfs")
     return f"{mlflow.get_artifact_uri()}/model"
-
-
-def track_end():
-    mlflow.end_run()
-''',
+''' + _SAME_CALLS.format(library="mlflow"),
 }
 
 PREPARE = '''\
