@@ -51,10 +51,8 @@ def worker(tmp_path_factory) -> WorkerRun:
     if not _namespaces_work():
         pytest.skip("needs `unshare -rm` (user and mount namespaces) to mount a small or read-only store")
     tmp = tmp_path_factory.mktemp("failing-store")
-    # Only explicit flushes commit. The worker runs a few minutes' worth of Spark jobs: C1's default
-    # 48 MB code cache fills up and the JVM stops compiling, so it gets more.
-    java_options = f"{SHORT_LIVED_JVM} -XX:ReservedCodeCacheSize=240m"
-    env = worker_env(tmp, java_options, SPARKTRACK_FLUSH_INTERVAL="3600")
+    # Only explicit flushes commit.
+    env = worker_env(tmp, SHORT_LIVED_JVM, SPARKTRACK_FLUSH_INTERVAL="3600")
     proc = subprocess.run(
         ["unshare", "-rm", sys.executable, WORKER, str(tmp / "full"), str(tmp / "read-only"), str(POINTS),
          str(PARAMS)],
