@@ -99,6 +99,11 @@ FLUSH_SIZE = Setting(
     "flush_size", "SPARKTRACK_FLUSH_SIZE", 20000, _positive_int,
     "Buffered records that trigger a commit before the interval ends.",
 )
+LOCAL_READ_LIMIT = Setting(
+    "local_read_limit_mb", "SPARKTRACK_LOCAL_READ_LIMIT_MB", 256, _positive_int,
+    "On a local store, tables of up to this many MB of live files are read in the driver with "
+    "pyarrow (and kept between reads); larger ones are read with Spark.",
+)
 SPARK_CONF = Setting(
     "spark", "SPARKTRACK_SPARK_CONF", {}, lambda raw: _parse_spark_conf(raw),
     "Extra Spark settings for the session sparktrack builds ([spark] table in the config file).",
@@ -111,7 +116,7 @@ PROMOTION_POLICY = Setting(
 
 ALL: tuple[Setting[Any], ...] = (
     STORE, DATABASE, SPARK_MASTER, DELTA_PACKAGE, DELTA_JARS, SPOOL_DIR,
-    FLUSH_INTERVAL, FLUSH_SIZE, SPARK_CONF, PROMOTION_POLICY,
+    FLUSH_INTERVAL, FLUSH_SIZE, LOCAL_READ_LIMIT, SPARK_CONF, PROMOTION_POLICY,
 )
 
 

@@ -11,10 +11,12 @@ import hashlib
 import logging
 import os
 import re
+import threading
 import time
+from collections import OrderedDict
 from functools import lru_cache
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence, TypeVar
 
 import pyarrow as pa
 
@@ -25,6 +27,7 @@ from sparktrack.store import tables
 from sparktrack.store.artifacts import URI_SCHEME
 from sparktrack.store.buffer import RecordBuffer, replay_orphans
 from sparktrack.store.locking import CommitLock
+from sparktrack.store.snapshots import LocalSnapshots
 from sparktrack.store.tables import Table
 
 if TYPE_CHECKING:
@@ -81,6 +84,10 @@ class DeltaStore:
                        for name in [t.name for t in tables.ALL_TABLES] + ["bootstrap"]}
         self._pool = ThreadPoolExecutor(max_workers=len(tables.ALL_TABLES), thread_name_prefix="sparktrack")
         self._committed: dict[tuple[str, int], set[str]] = {}  # batch -> tables that took it
+        self._memo: OrderedDict[tuple, object] = OrderedDict()
+        self._memo_lock = threading.Lock()
+        self.snapshots = (LocalSnapshots(os.path.join(self.local_root, "tables"), settings.LOCAL_READ_LIMIT.get() << 20)
+                          if self.local_root else None)
         self._bootstrap()
         key = hashlib.sha1(self.root.encode()).hexdigest()[:16]
         self.spool_dir = os.path.join(settings.SPOOL_DIR.get(), key)
@@ -202,7 +209,7 @@ class DeltaStore:
     def frame(self, table: Table, rows: list[tuple]) -> DataFrame:
         columns = list(zip(*rows)) if rows else [[] for _ in table.schema.fields]
         arrays = [
-            pa.array(values, type=_arrow_type(field.dataType))
+            pa.array(values, type=tables.arrow_type(field.dataType, time_unit="ms"))
             for field, values in zip(table.schema.fields, columns)
         ]
         arrow = pa.Table.from_arrays(arrays, names=[f.name for f in table.schema.fields])
@@ -274,6 +281,61 @@ class DeltaStore:
                 future.set_exception(exc)
             return future
 
+    def read_rows(self, *reads: tuple[Table, Mapping[str, Sequence[str]]]) -> list[pa.Table]:
+        """For each ``(table, {column: values})``, the table's rows whose columns each hold one of
+        the values (no condition: every row), as Arrow. On a local store they come from the
+        driver's snapshots of the tables (see store.snapshots); otherwise, or where a snapshot
+        cannot be read, from narrow Spark reads run side by side."""
+        import pyarrow.compute as pc
+
+        found: list[pa.Table | None] = [None] * len(reads)
+        if self.snapshots is not None:
+            for i, (table, where) in enumerate(reads):
+                rows = self.snapshots.read(table)
+                if rows is not None:
+                    for column, values in where.items():
+                        rows = rows.filter(pc.is_in(rows[column], value_set=pa.array(list(values), pa.string())))
+                    found[i] = rows
+        missing = [i for i, rows in enumerate(found) if rows is None]
+        spark_read = self.read_parallel(*(self._narrow(*reads[i]) for i in missing), arrow=True)
+        for i, rows in zip(missing, spark_read):
+            found[i] = rows.cast(tables.arrow_schema(reads[i][0]))
+        return found
+
+    def memo(self, key: tuple, sources: Sequence[Table], compute: Callable[[], T]) -> T:
+        """``compute()``, remembered (the last few keys) for as long as none of ``sources`` has a
+        new commit: what derives from the rows of local snapshots is computed once per version.
+        Stores not on local disk compute it every time."""
+        versions = self.snapshots.versions(*sources) if self.snapshots is not None else None
+        if versions is None:
+            return compute()
+        key = (key, versions)
+        with self._memo_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]  # type: ignore[return-value]
+        value = compute()
+        with self._memo_lock:
+            self._memo[key] = value
+            while len(self._memo) > 8:
+                self._memo.popitem(last=False)
+        return value
+
+    def _narrow(self, table: Table, where: Mapping[str, Sequence[str]]) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        frame = self.table(table)
+        for column, values in where.items():
+            values = list(values)
+            if len(values) <= 1:  # a literal, which Delta's and Parquet's statistics can skip files by
+                frame = frame.filter(F.col(column) == F.lit(values[0]) if values else F.lit(False))
+            elif len(values) <= 100:
+                frame = frame.filter(F.col(column).isin(*values))
+            else:
+                wanted = self.spark.createDataFrame(pa.table({column: pa.array(values, pa.string())}))
+                frame = frame.join(F.broadcast(wanted), column, "left_semi")
+        return frame
+
     def read_parallel(self, *frames: DataFrame, arrow: bool = False) -> list:
         """Collect several small queries at once (one Spark job each, run side by side), as
         lists of Rows or, with ``arrow``, as Arrow tables."""
@@ -324,6 +386,9 @@ class DeltaStore:
         store's tables (about 20 MB of driver heap per store, kept for the session otherwise)."""
         self.buffer.close()
         self._pool.shutdown(wait=False)
+        self._memo.clear()
+        if self.snapshots is not None:
+            self.snapshots.forget()
         if self.spark.sparkContext._jsc is None:  # the session was stopped first: nothing cached
             return
         jvm = self.spark._jvm
@@ -349,17 +414,3 @@ def _cause(exc: BaseException) -> str:
 
 def _marker(txn: tuple[str, int]) -> str:
     return f"sparktrack:{txn[0]}:{txn[1]}"
-
-
-def _arrow_type(spark_type: object) -> pa.DataType:
-    from pyspark.sql import types as st
-
-    return {
-        st.StringType: pa.string(),
-        st.LongType: pa.int64(),
-        st.IntegerType: pa.int32(),
-        st.DoubleType: pa.float64(),
-        st.BooleanType: pa.bool_(),
-        st.TimestampType: pa.timestamp("ms", tz="UTC"),
-    }[type(spark_type)]
-

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pyspark.sql.types import (
     BooleanType,
@@ -19,6 +20,9 @@ from pyspark.sql.types import (
     StructType,
     TimestampType,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: Bumped when a table's schema or meaning changes; a store records the version that wrote it.
 #: 2 added ``metrics_latest`` (a store at 1 is migrated when opened, see DeltaStore._bootstrap).
@@ -122,6 +126,27 @@ TIME_COLUMNS = {
     "registry_events": "event_time",
 }
 BY_NAME = {table.name: table for table in ALL_TABLES}
+
+
+def arrow_type(spark_type: object, time_unit: str = "us") -> pa.DataType:
+    """The Arrow type of a column: as Spark's ``toArrow`` gives it, or with times in another unit
+    (rows to write hold epoch milliseconds). Times are in UTC."""
+    import pyarrow as pa
+
+    return {
+        StringType: pa.string(),
+        LongType: pa.int64(),
+        IntegerType: pa.int32(),
+        DoubleType: pa.float64(),
+        BooleanType: pa.bool_(),
+        TimestampType: pa.timestamp(time_unit, tz="UTC"),
+    }[type(spark_type)]
+
+
+def arrow_schema(table: Table) -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([pa.field(f.name, arrow_type(f.dataType)) for f in table.schema.fields])
 
 
 def latest_points(rows: list[tuple]) -> list[tuple]:

@@ -325,18 +325,9 @@ class DeltaTrackingStore(AbstractTrackingStore):
 
     def run_rows(self, run_ids: Sequence[str]) -> RunRows:
         """The current state of these runs, in this order (unknown ids are left out): their raw
-        rows read side by side, one narrow scan per table, and folded with Arrow."""
-        import pyarrow as pa
-        from pyspark.sql import functions as F
-
-        d = self.delta
+        rows (see DeltaStore.read_rows) folded with Arrow."""
         ids = list(run_ids)
-        if len(ids) == 1:  # a literal, which Delta's and Parquet's statistics can skip files by
-            of_runs = lambda table: d.table(table).filter(F.col("run_id") == F.lit(ids[0]))  # noqa: E731
-        else:
-            wanted = F.broadcast(d.spark.createDataFrame(pa.table({"run_id": pa.array(ids, pa.string())})))
-            of_runs = lambda table: d.table(table).join(wanted, "run_id", "left_semi")  # noqa: E731
-        read = d.read_parallel(*(of_runs(table) for table in run_rows.SOURCES), arrow=True)
+        read = self.delta.read_rows(*((table, {"run_id": ids}) for table in run_rows.SOURCES))
         return run_rows.fold({table.name: rows for table, rows in zip(run_rows.SOURCES, read)}, ids)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
@@ -361,37 +352,38 @@ class DeltaTrackingStore(AbstractTrackingStore):
                     order_by: Sequence[str] | None) -> list[str]:
         """The ids of the runs matching a filter, in order.
 
-        The candidates are read narrowly, side by side: the experiments' runs, the run events,
-        and only the rows of the keys that the filter and ``order_by`` name (``metrics.acc``
-        reads the ``acc`` rows of metrics_latest, not every metric of every run). They are
-        folded and filtered in the driver (:func:`filters.apply_arrow`, Spark's semantics): a
-        Spark query planning joins and aggregations over the same rows costs seconds more.
-        Full rows come from :meth:`run_rows` or :meth:`runs_frame`."""
+        The candidates are read narrowly (see DeltaStore.read_rows): the experiments' runs, the
+        run events, and only the rows of the keys that the filter and ``order_by`` name
+        (``metrics.acc`` reads the ``acc`` rows of metrics_latest, not every metric of every
+        run). They are folded and filtered in the driver (:func:`filters.apply_arrow`, Spark's
+        semantics): a Spark query planning joins and aggregations over the same rows costs
+        seconds more. Full rows come from :meth:`run_rows` or :meth:`runs_frame`."""
         import pyarrow as pa
         import pyarrow.compute as pc
-        from pyspark.sql import functions as F
 
         from sparktrack.tracking import filters
 
         order_by = list(order_by or [])
         keys = filters.map_keys(filter_string, order_by, filters.RUNS)  # a bad filter fails before any I/O
         self.flush()
-        d = self.delta
-        frames = {
-            tables.RUNS: d.table(tables.RUNS).filter(F.col("experiment_id").isin(*experiment_ids)),
-            tables.RUN_EVENTS: d.table(tables.RUN_EVENTS),
-        }
+        reads = {tables.RUNS: {"experiment_id": list(experiment_ids)}, tables.RUN_EVENTS: {}}
         for column, table in run_rows.ENTRIES.items():
             if keys.get(column):
-                frames[table] = d.table(table).filter(F.col("key").isin(*keys[column]))
-        read = d.read_parallel(*frames.values(), arrow=True)
-        state = run_rows.fold({table.name: rows for table, rows in zip(frames, read)})
-        candidates = state.attributes.filter(
-            pc.is_in(state.attributes["lifecycle_stage"], value_set=pa.array(list(view_type.stages()))))
-        for column, names in keys.items():
-            for key in names:
-                candidates = candidates.append_column(
-                    f"{column}.{key}", state.column_of(column, key, candidates["run_id"]))
+                reads[table] = {"key": sorted(keys[column])}
+        stages = sorted(view_type.stages())
+
+        def candidates() -> pa.Table:
+            read = self.delta.read_rows(*reads.items())
+            state = run_rows.fold({table.name: rows for table, rows in zip(reads, read)})
+            found = state.attributes.filter(pc.is_in(state.attributes["lifecycle_stage"], value_set=pa.array(stages)))
+            for column, names in keys.items():
+                for key in names:
+                    found = found.append_column(f"{column}.{key}", state.column_of(column, key, found["run_id"]))
+            return found
+
+        memo_key = ("search candidates", tuple(sorted(experiment_ids)), tuple(stages),
+                    tuple((column, tuple(sorted(names))) for column, names in sorted(keys.items())))
+        candidates = self.delta.memo(memo_key, list(reads), candidates)
         matches = filters.apply_arrow(candidates, filter_string, order_by, filters.RUNS)
         return matches.column("run_id").slice(0, max_results).to_pylist()
 
