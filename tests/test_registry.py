@@ -119,6 +119,41 @@ def test_stages_tags_descriptions_rename_delete_and_search(registry):
     assert registry.restore_registered_model("churn_v2").name == "churn_v2"
 
 
+def test_registry_reads_fold_the_events_as_the_views_do(registry):
+    # Point reads fold the registry's rows in Python (registry.state); the views fold them in
+    # Spark. They must agree on every rule: renames, the latest description, tag, alias, stage
+    # and deletion of each model and version, and the last update time.
+    for source in ("/models/a1", "/models/a2", "/models/a3"):
+        registry.register_model(source, "fold_a", tags={"team": "ml"})
+    registry.register_model("/models/b1", "fold_b", description="b's first")
+    registry.update_registered_model("fold_a", "described")
+    registry.set_registered_model_tag("fold_a", "owner", "y")
+    registry.set_registered_model_tag("fold_a", "gone", "z")
+    registry.delete_registered_model_tag("fold_a", "gone")
+    registry.set_registered_model_alias("fold_a", "Champion", 1)
+    registry.set_registered_model_alias("fold_a", "Champion", 2)
+    registry.set_registered_model_alias("fold_a", "Challenger", 2)
+    registry.set_registered_model_alias("fold_a", "old", 3)
+    registry.delete_registered_model_alias("fold_a", "old")
+    registry.transition_model_version_stage("fold_a", 1, "Production")
+    registry.set_model_version_tag("fold_a", 2, "k", "v")
+    registry.delete_model_version_tag("fold_a", 2, "k")
+    registry.update_model_version("fold_a", 3, "third")
+    registry.delete_model_version("fold_a", 3)
+    registry.rename_registered_model("fold_b", "fold_c")
+    registry.delete_registered_model("fold_c")
+
+    now = registry._state()
+    for view, rows, key in (("registered_models_current", list(now.models.values()), ["model_id"]),
+                            ("model_versions_current", list(now.versions.values()), ["model_id", "version"])):
+        expected = registry._delta.view(view)
+        ours = registry.spark.createDataFrame([tuple(row[f.name] for f in expected.schema.fields) for row in rows],
+                                              schema=expected.schema)
+        assert_df_equality(ours.orderBy(*key), expected.orderBy(*key), ignore_nullable=True)
+    assert now.model_named("fold_a")["aliases"] == {"Champion": 2, "Challenger": 2}
+    assert now.model_named("fold_b") is None and now.model_named("fold_c")["deleted"]
+
+
 def test_promotion_policy_blocks_until_the_version_is_approved_and_changes_nothing(client):
     registry = RegistryClient(client.store_root, client.spark,
                               policy={"Champion": {"validation_status": "approved"},

@@ -23,7 +23,9 @@ from sparktrack.errors import (
     RegisteredModelNotFoundError,
     PromotionBlockedError,
 )
+from sparktrack.registry import state
 from sparktrack.registry.entities import ModelVersion, RegisteredModel, Stage
+from sparktrack.registry.state import RegistryState
 from sparktrack.store import tables
 from sparktrack.tracking import context, validation
 from sparktrack.tracking.client import SEARCH_MAX_RESULTS_DEFAULT, TrackingClient
@@ -97,10 +99,25 @@ class RegistryClient:
             return self._as_of(rows[0]["timestamp"])
         raise InvalidValueError("as_of", as_of, "a datetime, an ISO-8601 string or a store version (int)")
 
+    def _state(self) -> RegistryState:
+        """The registry now, folded from its tables' rows (see registry.state); on a local store,
+        folded once per commit to any of them."""
+        sources = (tables.REGISTERED_MODELS, tables.MODEL_VERSIONS, tables.REGISTRY_EVENTS)
+
+        def fold() -> RegistryState:
+            return state.fold(*self._delta.read_rows(*((table, {}) for table in sources)))
+
+        return self._delta.memo(("registry state",), sources, fold)
+
     def _model_row(self, name: str, as_of: Any = None, allow_deleted: bool = False) -> Any:
         from pyspark.sql import functions as F
 
-        rows = self._models(as_of).filter(F.col("name") == F.lit(validate_model_name(name))).collect()
+        validate_model_name(name)
+        if as_of is None:
+            model = self._state().model_named(name)
+            rows = [model] if model is not None else []
+        else:
+            rows = self._models(as_of).filter(F.col("name") == F.lit(name)).collect()
         return self._found_model(name, rows, allow_deleted)
 
     @staticmethod
@@ -118,10 +135,18 @@ class RegistryClient:
         from pyspark.sql import functions as F
 
         number = _version_number(version)
-        models, versions = self._delta.read_parallel(
-            self._models(as_of).filter(F.col("name") == F.lit(validate_model_name(name))),
-            self._versions(as_of).filter((F.col("name") == F.lit(name)) & (F.col("version") == F.lit(number))),
-        )
+        validate_model_name(name)
+        if as_of is None:
+            now = self._state()
+            model = now.model_named(name)
+            models = [model] if model is not None else []
+            version_row = now.versions.get((model["model_id"], number)) if model is not None else None
+            versions = [version_row] if version_row is not None else []
+        else:
+            models, versions = self._delta.read_parallel(
+                self._models(as_of).filter(F.col("name") == F.lit(name)),
+                self._versions(as_of).filter((F.col("name") == F.lit(name)) & (F.col("version") == F.lit(number))),
+            )
         model = self._found_model(name, models)
         if not versions or versions[0]["deleted"]:
             raise RegisteredModelNotFoundError(
@@ -156,9 +181,15 @@ class RegistryClient:
             )
         return self.get_model_version(name, aliases[alias], as_of)
 
+    def _live_versions(self, name: str) -> list[ModelVersion]:
+        """The versions of the model called ``name`` that are not deleted, newest first."""
+        now = self._state()
+        model = now.model_named(validate_model_name(name))
+        return [] if model is None else [ModelVersion.from_row(row) for row in now.versions_of(model["model_id"])]
+
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
         """The newest version in each stage (all stages when ``stages`` is None)."""
-        versions = self.search_model_versions(f"name = '{_quote(name)}'")
+        versions = self._live_versions(name)
         latest: dict[str, ModelVersion] = {}
         for version in sorted(versions, key=lambda v: v.version):
             latest[version.current_stage] = version
@@ -194,7 +225,7 @@ class RegistryClient:
         if alias is not None:
             return self.get_model_version_by_alias(name, alias)
         if version == "latest":
-            versions = self.search_model_versions(f"name = '{_quote(name)}'", max_results=1)
+            versions = self._live_versions(name)
             if not versions:
                 self._model_row(name)
                 raise RegisteredModelNotFoundError(f"A version of registered model {name!r}",
@@ -228,14 +259,11 @@ class RegistryClient:
 
     def _reserve(self, name: str, renamed_from: str | None, model_id: str | None = None) -> str | None:
         """Reserve a name (insert-only MERGE); the model id, or None when the name is taken."""
-        from pyspark.sql import functions as F
-
         model_id = model_id or uuid.uuid4().hex
         row = (model_id, name, now_ms(), context.current_user(), renamed_from)
         self._delta.insert_if_absent(tables.REGISTERED_MODELS, [row], key="name")
-        owner = (self._delta.table(tables.REGISTERED_MODELS).filter(F.col("name") == F.lit(name))
-                 .select("model_id").collect())
-        return model_id if owner and owner[0]["model_id"] == model_id else None
+        (owner,) = self._delta.read_rows((tables.REGISTERED_MODELS, {"name": [name]}))
+        return model_id if owner.num_rows and owner["model_id"][0].as_py() == model_id else None
 
     def _get_or_create(self, name: str) -> str:
         """The id of the model named ``name``, created if missing (safe under concurrency)."""
@@ -321,19 +349,18 @@ class RegistryClient:
         return model_uri, None
 
     def _allocate_version(self, model_id: str, source: str, run_id: str | None) -> int:
-        from pyspark.sql import functions as F
-
         version_id = uuid.uuid4().hex
-        versions = self._delta.table(tables.MODEL_VERSIONS)
-        mine = F.col("model_id") == F.lit(model_id)
+
+        def taken() -> dict[int, str]:  # version -> the version id that holds it
+            (rows,) = self._delta.read_rows((tables.MODEL_VERSIONS, {"model_id": [model_id]}))
+            return dict(zip(rows["version"].to_pylist(), rows["version_id"].to_pylist()))
+
         for _ in range(100):
             with self._delta.locked(tables.MODEL_VERSIONS):  # local stores: read and MERGE as one
-                top = versions.filter(mine).agg(F.max("version")).first()[0]
-                number = (top or 0) + 1
+                number = max(taken(), default=0) + 1
                 row = (model_id, number, version_id, source, run_id, now_ms(), context.current_user())
                 self._delta.insert_if_absent(tables.MODEL_VERSIONS, [row], key=("model_id", "version"))
-            owner = versions.filter(mine & (F.col("version") == number)).select("version_id").first()
-            if owner is not None and owner[0] == version_id:
+            if taken().get(number) == version_id:
                 return number
         raise RuntimeError(f"Could not allocate a version of model {model_id} after 100 attempts")
 
@@ -390,7 +417,7 @@ class RegistryClient:
         self._check_policy(target_stage.value, f"stage {target_stage.value!r}", target)
         model_id = self._model_row(name)["model_id"]
         if archive_existing_versions and target_stage in (Stage.STAGING, Stage.PRODUCTION):
-            for other in self.search_model_versions(f"name = '{_quote(name)}'"):
+            for other in self._live_versions(name):
                 if other.version != target.version and other.current_stage == target_stage.value:
                     self._event(model_id, name, "transition_stage", version=other.version,
                                 value=Stage.ARCHIVED.value, before=other.current_stage,
@@ -427,10 +454,6 @@ class RegistryClient:
 
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=str)
-
-
-def _quote(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def _limit(max_results: int) -> int:

@@ -27,7 +27,7 @@ from sparktrack.store import tables
 from sparktrack.store.artifacts import URI_SCHEME
 from sparktrack.store.buffer import RecordBuffer, replay_orphans
 from sparktrack.store.locking import CommitLock
-from sparktrack.store.snapshots import LocalSnapshots
+from sparktrack.store.snapshots import LocalSnapshots, Unsupported
 from sparktrack.store.tables import Table
 
 if TYPE_CHECKING:
@@ -143,8 +143,8 @@ class DeltaStore:
         if missing:
             with self._locks["bootstrap"].hold():
                 list(self._pool.map(self._create, missing))
-        meta = self.table(tables.STORE_META).collect()
-        found = max((row["schema_version"] for row in meta), default=None)
+        (meta,) = self.read_rows((tables.STORE_META, {}))
+        found = max(meta["schema_version"].to_pylist(), default=None)
         if found is not None and found > tables.SCHEMA_VERSION:
             raise SchemaVersionError(self.root, found, tables.SCHEMA_VERSION)
         if found is not None and found < 2:
@@ -234,14 +234,22 @@ class DeltaStore:
         """Commit a dead process's batch to the tables whose history lacks its marker."""
         marker = _marker(txn)
         names = [*batch, tables.METRICS_LATEST.name] if batch.get(tables.METRICS.name) else batch
-        self._commit(batch, txn, {name for name in names if marker in self._markers(name, txn[0])})
+        self._commit(batch, txn, {name for name in names if marker in self._markers(name)})
 
-    @lru_cache(maxsize=256)  # noqa: B019 - read once per table and dead buffer while replaying
-    def _markers(self, table: str, buffer_id: str) -> frozenset[str]:
+    @lru_cache(maxsize=64)  # noqa: B019 - read once per table while replaying, then cleared
+    def _markers(self, table: str) -> frozenset[str]:
+        """The markers of the batches in the table's history (its log's commit infos)."""
         from pyspark.sql import functions as F
 
+        if self.snapshots is not None:
+            try:
+                infos = self.snapshots.commit_infos(tables.BY_NAME[table])
+                return frozenset(m for m in (i.get("userMetadata") for i in infos)
+                                 if isinstance(m, str) and m.startswith("sparktrack:"))
+            except Unsupported:
+                pass
         history = self.spark.sql(f"DESCRIBE HISTORY delta.`{self.path(table).replace('`', '``')}`")
-        rows = history.filter(F.col("userMetadata").startswith(f"sparktrack:{buffer_id}:")).select("userMetadata")
+        rows = history.filter(F.col("userMetadata").startswith("sparktrack:")).select("userMetadata")
         return frozenset(row[0] for row in rows.collect())
 
     def _commit(self, batch: dict[str, list[tuple]], txn: tuple[str, int], done: set[str]) -> None:

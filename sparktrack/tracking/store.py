@@ -161,33 +161,32 @@ class DeltaTrackingStore(AbstractTrackingStore):
         return experiment_id
 
     def _experiment_ids_by_name(self, name: str) -> str | None:
-        from pyspark.sql import functions as F
-
-        rows = self.delta.table(tables.EXPERIMENTS).filter(F.col("name") == F.lit(name)).select("experiment_id").collect()
-        return rows[0]["experiment_id"] if rows else None
+        (rows,) = self.delta.read_rows((tables.EXPERIMENTS, {"name": [name]}))
+        return rows["experiment_id"][0].as_py() if rows.num_rows else None
 
     def _experiments_frame(self) -> DataFrame:
         return self.delta.view("experiments_current")
 
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        from pyspark.sql import functions as F
+    def _read_experiment(self, column: str, value: str) -> Experiment | None:
+        """The experiment whose ``column`` is ``value``, folded from its rows (see
+        tracking.experiments), and remembered."""
+        from sparktrack.tracking import experiments
 
-        rows = self._experiments_frame().filter(F.col("experiment_id") == F.lit(experiment_id)).collect()
-        if not rows:
+        rows, events = self.delta.read_rows((tables.EXPERIMENTS, {column: [value]}), (tables.EXPERIMENT_EVENTS, {}))
+        found = experiments.fold(rows, events)
+        if not found:
+            return None
+        self._experiments[found[0].experiment_id] = found[0]
+        return found[0]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        experiment = self._read_experiment("experiment_id", experiment_id)
+        if experiment is None:
             raise ExperimentNotFoundError(experiment_id)
-        experiment = Experiment.from_row(rows[0])
-        self._experiments[experiment_id] = experiment
         return experiment
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        from pyspark.sql import functions as F
-
-        rows = self._experiments_frame().filter(F.col("name") == F.lit(name)).collect()
-        if not rows:
-            return None
-        experiment = Experiment.from_row(rows[0])
-        self._experiments[experiment.experiment_id] = experiment
-        return experiment
+        return self._read_experiment("name", name)
 
     def search_experiments(self, view_type: ViewType, filter_string: str | None,
                            order_by: Sequence[str] | None, max_results: int) -> list[Experiment]:
