@@ -31,7 +31,7 @@ Spark ML pipeline:
 
 scikit-learn random forest (a Python model, scored on the executors through Arrow):
 
-* sparktrack end to end: ``batch_score("models:/churn_rf@Champion", ...)`` (``mapInPandas``);
+* sparktrack end to end: ``batch_score("models:/churn_rf@Champion", ...)`` (a pandas UDF over the features);
 * sparktrack write: ``write_batch`` of a batch prepared once, as above;
 * MLflow: ``mlflow.pyfunc.spark_udf(spark, "models:/churn_rf@Champion", env_manager="local")``,
   applied with ``withColumn`` over the feature columns, then ``select(id, prediction)`` + Delta
@@ -79,7 +79,7 @@ SPARK_ML_PATHS = (
     ("mlflow_spark", "MLflow spark.load_model + transform + Delta write"),
 )
 SKLEARN_PATHS = (
-    ("rf_e2e", "sparktrack batch_score end to end (mapInPandas)"),
+    ("rf_e2e", "sparktrack batch_score end to end (pandas UDF)"),
     ("rf_write", "sparktrack write_batch (model loaded, batch prepared)"),
     ("mlflow_udf", "MLflow pyfunc.spark_udf(env_manager=local) + Delta write"),
 )

@@ -164,7 +164,7 @@ def _scoring_section(spark: SparkSession, champions: list[str], table_path: str,
         result = batch_score(f"models:/{name}@Champion", table_path, predictions, id_cols=["customer_id"])
         scored = spark.read.format("delta").load(predictions).filter(F.col("batch_id") == result.batch_id)
         correct = scored.join(labels, "customer_id").filter(F.col("prediction") == F.col(LABEL)).count()
-        how = "with transform" if result.flavor == "spark" else "through Arrow (mapInPandas)"
+        how = "with transform" if result.flavor == "spark" else "through Arrow (a pandas UDF)"
         lines.append(f"models:/{name}@Champion (version {result.model_version}) scored {result.rows} rows "
                      f"{how} in {time.monotonic() - started:.1f}s: batch {result.batch_id}, "
                      f"accuracy {correct / max(result.rows, 1):.4f}")

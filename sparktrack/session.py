@@ -69,7 +69,7 @@ def spark_session(
     options: dict[str, str] = {}
     if master.startswith("local"):
         options.update(LOCAL_DEFAULTS)
-        # Local Python workers (mapInPandas, UDFs) run PYSPARK_PYTHON, else whatever `python3` is
+        # Local Python workers (pandas UDFs) run PYSPARK_PYTHON, else whatever `python3` is
         # first on PATH, which may lack pandas and pyarrow: use this interpreter unless told.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     options.update(delta_jar_settings())

@@ -180,7 +180,7 @@ def test_demo_runs_end_to_end_in_a_fresh_process(tmp_path):
     assert "gbt-depth-1: accuracy" in out and "gate not passed, not registered (job exit code 3)" in out
     assert "gbt-depth-4: accuracy" in out and "registered churn_gbt version 1, alias Champion moved here" in out
     assert "models:/churn_gbt@Champion (version 1) scored 2000 rows with transform" in out
-    assert "models:/churn_rf@Champion (version 1) scored 2000 rows through Arrow (mapInPandas)" in out
+    assert "models:/churn_rf@Champion (version 1) scored 2000 rows through Arrow (a pandas UDF)" in out
     assert "the table still holds 4000 rows" in out
     lines = [line.split() for line in out.splitlines()]
     header = lines.index(["customer_id", "prediction", "model_name", "model_version", "batch_id", "run_id",

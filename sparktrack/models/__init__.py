@@ -1,5 +1,5 @@
 """Logged models: Spark ML (saved natively, scored with ``transform``), scikit-learn and generic
-Python models (pickled, scored on Spark through Arrow with ``mapInPandas``).
+Python models (pickled, scored on Spark through Arrow with a pandas UDF).
 
     from sparktrack.models import spark as spark_models, load_model
 

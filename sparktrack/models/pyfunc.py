@@ -1,6 +1,8 @@
 """The generic Python flavor: any object with ``predict(pandas.DataFrame)`` (or a plain function
-of a pandas DataFrame), pickled with cloudpickle. A Spark DataFrame is scored through Arrow with
-``mapInPandas``: the model travels to the executors inside the scoring function.
+of a pandas DataFrame), pickled with cloudpickle. A Spark DataFrame is scored through Arrow by a
+pandas UDF over the model's input columns: only those travel to Python and only the prediction
+comes back, the other columns stay in the JVM. The model travels to the executors inside the
+scoring function.
 
 The model's classes must be importable wherever it is loaded (classes defined in ``__main__`` or
 inside a function are pickled by value and need nothing)."""
@@ -46,20 +48,20 @@ class PythonModel(LoadedModel):
     """A logged Python model (python_function or sklearn flavor).
 
     ``predict(pandas_frame)`` returns the model's predictions; ``predict(spark_df)`` returns
-    ``spark_df`` with the output column added, computed with ``mapInPandas``."""
+    ``spark_df`` with the output column added, computed by a pandas UDF."""
 
     def _predict_pandas(self, frame: pd.DataFrame) -> Any:
         columns = self.descriptor.input_columns
         return _predict_function(self.native)(frame if columns is None else frame[columns])
 
     def _predict_spark(self, df: DataFrame) -> DataFrame:
-        from pyspark.sql.types import StructField, StructType
+        from pyspark.sql import functions as F
+        from pyspark.sql.functions import pandas_udf
 
-        output = StructField(self.output_column, parse_type(self.descriptor.output_type), True)
-        schema = StructType(df.schema.fields + [output])
-        scorer = _batch_scorer(_predict_function(self.native), self.descriptor.input_columns,
-                               self.output_column)
-        return df.mapInPandas(scorer, schema)
+        columns = self.descriptor.input_columns or [c for c in df.columns if c != self.output_column]
+        scorer = pandas_udf(_batch_scorer(_predict_function(self.native)),  # type: ignore[call-overload]
+                            returnType=parse_type(self.descriptor.output_type))
+        return df.withColumn(self.output_column, scorer(F.struct(*(F.col(f"`{c}`") for c in columns))))
 
 
 def log_model(python_model: Any, artifact_path: str, *, input_example: Any = None,
@@ -174,20 +176,21 @@ def _warn_on_version_drift(descriptor: ModelDescriptor) -> None:
             )
 
 
-def _batch_scorer(predict: Callable[[Any], Any], columns: list[str] | None,
-                  output_column: str) -> Callable[[Iterator[Any]], Iterator[Any]]:
-    """The function mapInPandas runs on the executors. It is pickled by value with only what it
-    closes over (the model's predict and two names), so executors need no sparktrack."""
+def _batch_scorer(predict: Callable[[Any], Any]) -> Callable[[Iterator[Any]], Iterator[Any]]:
+    """The function the pandas UDF runs on the executors: each Arrow batch of the input columns
+    (one struct) arrives as a pandas DataFrame with those columns, and one prediction per row goes
+    back. It is pickled by value with only what it closes over (the model's predict), so
+    executors need no sparktrack."""
+    import pandas as pd
 
-    def score(batches: Iterator[Any]) -> Iterator[Any]:
+    def score(batches):  # type: ignore[no-untyped-def] - hinted below, as pandas_udf reads hints
         import numpy as np
-        import pandas as pd
 
         for batch in batches:
             if len(batch) == 0:
-                yield batch.assign(**{output_column: pd.Series([], dtype=object)})
+                yield pd.Series([], dtype=object)
                 continue
-            values = np.asarray(predict(batch if columns is None else batch[columns]))
+            values = np.asarray(predict(batch))
             if values.ndim == 2 and values.shape[1] == 1:
                 values = values.ravel()
             if values.shape != (len(batch),):
@@ -195,6 +198,7 @@ def _batch_scorer(predict: Callable[[Any], Any], columns: list[str] | None,
                     f"The model returned predictions of shape {values.shape} for {len(batch)} "
                     "rows; predict() must return one value per row."
                 )
-            yield batch.assign(**{output_column: values})
+            yield pd.Series(values)
 
+    score.__annotations__ = {"batches": Iterator[pd.DataFrame], "return": Iterator[pd.Series]}
     return score

@@ -40,7 +40,7 @@ def from_struct(schema: StructType) -> list[dict[str, str]]:
 
 
 def from_pandas(frame: Any) -> list[dict[str, str]]:
-    """Spark SQL types for a pandas frame's columns, as Arrow (hence mapInPandas) maps them."""
+    """Spark SQL types for a pandas frame's columns, as Arrow (hence a pandas UDF) maps them."""
     import pyarrow as pa
 
     signature = []

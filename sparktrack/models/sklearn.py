@@ -1,5 +1,5 @@
 """The scikit-learn flavor: an estimator pickled with cloudpickle (bundled with pyspark), scored
-on pandas directly and on Spark through Arrow (``mapInPandas``).
+on pandas directly and on Spark through Arrow (a pandas UDF over the input columns).
 
 scikit-learn is imported inside the functions, so importing sparktrack never imports it."""
 
