@@ -96,8 +96,8 @@ FLUSH_INTERVAL = Setting(
     "Seconds between background commits of buffered records.",
 )
 FLUSH_SIZE = Setting(
-    "flush_size", "SPARKTRACK_FLUSH_SIZE", 20000, _positive_int,
-    "Buffered records that trigger a commit before the interval ends.",
+    "flush_size", "SPARKTRACK_FLUSH_SIZE", 200_000, _positive_int,
+    "Buffered records that trigger a commit before the interval ends (about 25 MB of memory).",
 )
 LOCAL_READ_LIMIT = Setting(
     "local_read_limit_mb", "SPARKTRACK_LOCAL_READ_LIMIT_MB", 256, _positive_int,

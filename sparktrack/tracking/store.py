@@ -257,16 +257,20 @@ class DeltaTrackingStore(AbstractTrackingStore):
             known = self.known_run(run_id)
         if params:
             self._check_params(run_id, known, params)
-        if len(metrics) == 1:  # the hot path
-            m = metrics[0]
-            self._buffer.add("metrics", (run_id, m.key, m.value, m.step, m.timestamp))
-        elif metrics:
+        if metrics:
             self._buffer.add_many("metrics", ((run_id, m.key, m.value, m.step, m.timestamp) for m in metrics))
         if params:
             now = now_ms()
             self._buffer.add_many("params", ((run_id, p.key, p.value, now, next(self._seq)) for p in params))
             known.params.update((p.key, p.value) for p in params)
         self._add_tags(run_id, tags)
+
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        """The hot path: log_batch of one metric, whose key and run id are validated."""
+        known = self._runs.get(run_id)
+        if known is None or known.lifecycle_stage != "active":
+            self.known_run(run_id)
+        self._buffer.add_metric(run_id, metric.key, metric.value, metric.step, metric.timestamp)
 
     def _check_params(self, run_id: str, known: _KnownRun, params: Sequence[Param]) -> None:
         seen: dict[str, str] = {}

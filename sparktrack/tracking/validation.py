@@ -64,12 +64,16 @@ def validate_metric_value(key: str, value: object) -> float:
 def validate_step(step: object) -> int:
     if step is None:
         return 0
+    if step.__class__ is int and MIN_STEP <= step <= MAX_STEP:  # the hot path, before the ABC check
+        return step
     if isinstance(step, numbers.Integral) and not isinstance(step, bool) and MIN_STEP <= step <= MAX_STEP:
         return int(step)
     raise InvalidValueError("Metric step", step, f"an integer from {MIN_STEP} to {MAX_STEP} (64-bit)")
 
 
 def validate_timestamp(timestamp: object, what: str = "Metric timestamp") -> int:
+    if timestamp.__class__ is int and 0 <= timestamp <= MAX_TIMESTAMP:  # the hot path
+        return timestamp
     if (isinstance(timestamp, numbers.Integral) and not isinstance(timestamp, bool)
             and 0 <= timestamp <= MAX_TIMESTAMP):
         return int(timestamp)
