@@ -125,7 +125,10 @@ def test_sigkill_at_20_points_mid_logging_and_mid_commit_loses_nothing_acknowled
     spools that the killed workers before it left), logs, and is killed; the last open replays
     the rest. Every acknowledged step must be committed exactly once and every table readable."""
     store, rng = str(tmp_path / "store"), random.Random(20)
-    env = worker_env(tmp_path, java_options, SPARKTRACK_FLUSH_INTERVAL="1", SPARKTRACK_FLUSH_SIZE="2000")
+    # Commits come only from the one-second timer, which starts when the last commit ends: a size
+    # trigger reached during a slow commit (four JVMs on two cores) would start the next at once,
+    # leaving no gap to kill in mid-logging.
+    env = worker_env(tmp_path, java_options, SPARKTRACK_FLUSH_INTERVAL="1", SPARKTRACK_FLUSH_SIZE="10000000")
     kills: list[Kill] = []
     for generation in range(5):
         procs = [subprocess.Popen([sys.executable, WORKER, "crash", store, "1000000"], env=env,

@@ -51,7 +51,7 @@ def test_snapshots_read_what_spark_reads_across_commits_checkpoints_optimize_and
     maintain(delta, table_names=["params", "tags"], vacuum=False)
     for table in (tables.PARAMS, tables.TAGS, tables.RUN_EVENTS):
         _assert_same_rows(spark, snapshots.read(table), f"{root}/{table.name}")
-    assert len(snapshots._cached["params"].rows) == 1  # one file after OPTIMIZE
+    assert len(snapshots._cached["params"].files) == 1  # one file after OPTIMIZE
 
     # Delta's log clean-up deletes commits a checkpoint covers: a new reader starts there.
     for commit in sorted(glob.glob(f"{params}/_delta_log/*.json"))[:3]:

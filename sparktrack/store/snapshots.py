@@ -7,12 +7,12 @@ files the log leaves live. Reading those with pyarrow costs milliseconds, where 
 the same table pays a snapshot job, a file-listing job and a scan job (0.3 s for an unchanged
 table, 1-1.5 s after a commit, 7-9 s for the first read in a cold JVM; measured 2026-12-01).
 
-Each table's live files and their rows are kept between reads. A read lists the log, replays only
-the commits since the last read and reads only the files they added; a commit that removes files
-without changing data (OPTIMIZE) costs one read of the new files. A table outside what this reader
-understands (a reader feature such as deletion vectors or column mapping, partition columns,
-more than ``SPARKTRACK_LOCAL_READ_LIMIT_MB`` of live files) reads as ``None``, and the caller reads
-it with Spark instead.
+Each table's rows are kept between reads, with the list of live files they came from. A read lists
+the log, replays only the commits since the last read and reads only the files they added; a
+commit that removes files (OPTIMIZE, which rewrites them) makes the next read read every live file
+again. A table outside what this reader understands (a reader feature such as deletion vectors or
+column mapping, partition columns, more than ``SPARKTRACK_LOCAL_READ_LIMIT_MB`` of live files)
+reads as ``None``, and the caller reads it with Spark instead.
 """
 
 from __future__ import annotations
@@ -47,9 +47,12 @@ class _Replayed:
 class _Cached:
     version: int = -1
     files: dict[str, int] = field(default_factory=dict)  # as in _Replayed
-    rows: dict[str, pa.Table] = field(default_factory=dict)  # the rows of each live file
-    combined: pa.Table | None = None  # all of them
+    rows: pa.Table | None = None  # the rows of all those files
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+#: Chunks a table's rows may hold (about one per commit read) before they are made one.
+_MAX_CHUNKS = 32
 
 
 class LocalSnapshots:
@@ -70,7 +73,7 @@ class LocalSnapshots:
             try:
                 return self._refresh(table, cached)
             except Unsupported:
-                cached.version, cached.files, cached.rows, cached.combined = -1, {}, {}, None
+                cached.version, cached.files, cached.rows = -1, {}, None
                 return None
 
     def versions(self, *tables: Table) -> tuple[int, ...] | None:
@@ -109,8 +112,8 @@ class LocalSnapshots:
         log_dir = self._log_dir(table)
         commits, checkpoints = _log_listing(log_dir)
         latest = max(commits | checkpoints)
-        if latest == cached.version and cached.combined is not None:
-            return cached.combined
+        if latest == cached.version and cached.rows is not None:
+            return cached.rows
         if cached.version >= 0 and all(v in commits for v in range(cached.version + 1, latest + 1)):
             replayed = _Replayed(cached.version, dict(cached.files))
             _apply(log_dir, replayed, range(cached.version + 1, latest + 1))
@@ -120,15 +123,15 @@ class LocalSnapshots:
         if size > self._limit:
             raise Unsupported(f"{table.name} holds {size} bytes of live files, over the limit")
         schema = arrow_schema(table)
-        rows = {}
-        for path in replayed.files:
-            rows[path] = cached.rows.get(path)
-            if rows[path] is None:
-                rows[path] = _read_file(os.path.join(self._root, table.name, path), schema)
+        kept = cached.rows if cached.rows is not None and cached.files.keys() <= replayed.files.keys() else None
+        new = [path for path in replayed.files if kept is None or path not in cached.files]
+        parts = ([kept] if kept is not None else []) + [
+            _read_file(os.path.join(self._root, table.name, path), schema) for path in new]
+        rows = pa.concat_tables(parts) if parts else schema.empty_table()
+        if rows.num_columns and rows.column(0).num_chunks > _MAX_CHUNKS:
+            rows = rows.combine_chunks()
         cached.version, cached.files, cached.rows = replayed.version, replayed.files, rows
-        cached.combined = (pa.concat_tables(rows.values()).combine_chunks() if rows
-                           else schema.empty_table())
-        return cached.combined
+        return rows
 
 
 def _log_listing(log_dir: str) -> tuple[set[int], set[int]]:
