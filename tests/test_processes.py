@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -121,20 +122,30 @@ def _kill_one(proc: subprocess.Popen, mid_commit: bool, rng: random.Random) -> K
 
 
 def test_sigkill_at_20_points_mid_logging_and_mid_commit_loses_nothing_acknowledged(spark, tmp_path, java_options):
-    """Five generations of four workers on one store. Each worker opens the store (replaying the
-    spools that the killed workers before it left), logs, and is killed; the last open replays
-    the rest. Every acknowledged step must be committed exactly once and every table readable."""
-    store, rng = str(tmp_path / "store"), random.Random(20)
+    """Twenty workers on one store, four at a time: each is killed and another starts in its place.
+    Each worker opens the store (replaying the spools of the killed workers before it, beside the
+    live ones), logs, and is killed; the last open replays the rest. Every acknowledged step must
+    be committed exactly once and every table readable."""
+    store = str(tmp_path / "store")
     # Commits come only from the one-second timer, which starts when the last commit ends: a size
-    # trigger reached during a slow commit (four JVMs on two cores) would start the next at once,
+    # trigger reached during a slow commit (five JVMs on two cores) would start the next at once,
     # leaving no gap to kill in mid-logging.
     env = worker_env(tmp_path, java_options, SPARKTRACK_FLUSH_INTERVAL="1", SPARKTRACK_FLUSH_SIZE="10000000")
-    kills: list[Kill] = []
-    for generation in range(5):
-        procs = [subprocess.Popen([sys.executable, WORKER, "crash", store, "1000000"], env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-                 for _ in range(4)]
-        kills += [_kill_one(proc, mid_commit=(generation + i) % 2 == 0, rng=rng) for i, proc in enumerate(procs)]
+
+    def slot(number: int) -> list[Kill]:
+        rng, kills = random.Random(20 + number), []
+        for turn in range(5):
+            proc = subprocess.Popen([sys.executable, WORKER, "crash", store, "1000000"], env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            try:
+                kills.append(_kill_one(proc, mid_commit=(number + turn) % 2 == 0, rng=rng))
+            finally:
+                proc.kill()
+                proc.wait()
+        return kills
+
+    with ThreadPoolExecutor(4) as slots:  # no generations: a slow worker holds up only its slot
+        kills = [kill for killed in slots.map(slot, range(4)) for kill in killed]
     assert len(kills) == 20
     assert sum(k.mid_commit for k in kills) >= 5 and sum(not k.mid_commit for k in kills) >= 5, kills
     assert os.listdir(tmp_path / "spool"), "the killed processes left their spools behind"
