@@ -1,6 +1,6 @@
 """Local snapshots (the store's tables read with pyarrow from their Delta logs) against Spark's
 reads of the same tables: after many commits and checkpoints, after OPTIMIZE, after log clean-up,
-and the tables they must leave to Spark."""
+the tables they must leave to Spark, and one run's rows read by the files' statistics."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from chispa import assert_df_equality
 import sparktrack
 from sparktrack.store import tables
 from sparktrack.store.maintenance import maintain
-from sparktrack.store.snapshots import LocalSnapshots
+from sparktrack.store.snapshots import LocalSnapshots, _may_hold
 
 
 def _assert_same_rows(spark, snapshot: pa.Table, path: str) -> None:
@@ -77,3 +77,35 @@ def test_tables_outside_what_the_reader_understands_are_read_with_spark(spark, c
 def test_a_table_without_a_readable_log_is_left_to_spark(tmp_path, damage):
     os.makedirs(tmp_path / "params" / ("_delta_log" if damage == "no commit" else "data"))
     assert LocalSnapshots(str(tmp_path), 1 << 30).read(tables.PARAMS) is None
+
+
+def test_a_metric_history_reads_only_the_files_whose_statistics_admit_the_run(spark, client, monkeypatch):
+    """Each run's history is flushed in its own commits, so each metrics file holds one run; the
+    history of one run reads what Spark reads, from its files only, through checkpoints too."""
+    root = f"{client._delta.local_root}/tables"
+    metrics = f"{root}/metrics"
+    spark.sql(f"ALTER TABLE delta.`{metrics}` SET TBLPROPERTIES ('delta.checkpointInterval' = '2')")
+    run_ids = []
+    for r in range(3):
+        with sparktrack.start_run() as run:
+            for step in range(4):
+                sparktrack.log_metrics({"loss": 1.0 / (step + 1), "acc": step / 4}, step=step)
+                sparktrack.flush()
+        run_ids.append(run.info.run_id)
+    assert glob.glob(f"{metrics}/_delta_log/*.checkpoint.parquet")
+    snapshots = LocalSnapshots(root, 1 << 30)
+    for run_id in run_ids:
+        found = snapshots.read_matching(tables.METRICS, "run_id", run_id, key="loss")
+        expected = spark.read.format("delta").load(metrics).where(f"run_id = '{run_id}' AND key = 'loss'")
+        ours = spark.createDataFrame(found.to_pylist(), schema=expected.schema)
+        assert_df_equality(ours, expected, ignore_row_order=True, ignore_nullable=True)
+        history = client.get_metric_history(run_id, "loss")
+        assert [(m.step, m.value) for m in history] == [(s, 1.0 / (s + 1)) for s in range(4)]
+        with monkeypatch.context() as spark_only:  # as on object storage: the same from Spark
+            spark_only.setattr(client._delta, "snapshots", None)
+            assert client.get_metric_history(run_id, "loss") == history
+    listed = snapshots._cached["metrics files"].files
+    admitted = [path for path, (_, stats) in listed.items() if _may_hold(stats, "run_id", run_ids[0])]
+    assert len(listed) >= 12 and len(admitted) == 4, (len(listed), len(admitted))
+    assert snapshots.read_matching(tables.METRICS, "run_id", "0" * 32, key="loss").num_rows == 0
+    assert LocalSnapshots(root, 1).read_matching(tables.METRICS, "run_id", run_ids[0]) is None  # over the limit

@@ -40,13 +40,15 @@ class Unsupported(Exception):
 @dataclass
 class _Replayed:
     version: int
-    files: dict[str, int]  # live data files: path relative to the table (decoded) -> size in bytes
+    #: live data files: path relative to the table (decoded) -> (size in bytes, the add action's
+    #: ``stats`` JSON or None)
+    files: dict[str, tuple[int, str | None]]
 
 
 @dataclass
 class _Cached:
     version: int = -1
-    files: dict[str, int] = field(default_factory=dict)  # as in _Replayed
+    files: dict[str, tuple[int, str | None]] = field(default_factory=dict)  # as in _Replayed
     rows: pa.Table | None = None  # the rows of all those files
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -75,6 +77,33 @@ class LocalSnapshots:
             except Unsupported:
                 cached.version, cached.files, cached.rows = -1, {}, None
                 return None
+
+    def read_matching(self, table: Table, column: str, value: str, **equal: str) -> pa.Table | None:
+        """The rows whose ``column`` holds ``value`` and each column of ``equal`` its value, read
+        from only the live files whose statistics for ``column`` admit the value (and only their
+        row groups that do): one run's metric history reads the few files that hold that run,
+        whatever the size of the table. Nothing is kept but the file list. None when this reader
+        cannot read the table, or the files to read are over the size limit."""
+        import pyarrow as pa
+
+        from sparktrack.store.tables import arrow_schema
+
+        with self._lock:
+            listed = self._cached.setdefault(f"{table.name} files", _Cached())
+        with listed.lock:
+            try:
+                replayed = self._replayed(table, listed)
+            except Unsupported:
+                listed.version, listed.files = -1, {}
+                return None
+            listed.version, listed.files = replayed.version, replayed.files
+        paths = [path for path, (_, stats) in replayed.files.items() if _may_hold(stats, column, value)]
+        if sum(replayed.files[path][0] for path in paths) > self._limit:
+            return None
+        schema = arrow_schema(table)
+        conditions = [(name, "==", wanted) for name, wanted in {column: value, **equal}.items()]
+        parts = [_read_file(os.path.join(self._root, table.name, path), schema, conditions) for path in paths]
+        return pa.concat_tables(parts) if parts else schema.empty_table()
 
     def versions(self, *tables: Table) -> tuple[int, ...] | None:
         """The versions that reading these tables now gives (reading them), or None when one of
@@ -109,17 +138,10 @@ class LocalSnapshots:
 
         from sparktrack.store.tables import arrow_schema
 
-        log_dir = self._log_dir(table)
-        commits, checkpoints = _log_listing(log_dir)
-        latest = max(commits | checkpoints)
-        if latest == cached.version and cached.rows is not None:
+        replayed = self._replayed(table, cached)
+        if replayed.version == cached.version and cached.rows is not None:
             return cached.rows
-        if cached.version >= 0 and all(v in commits for v in range(cached.version + 1, latest + 1)):
-            replayed = _Replayed(cached.version, dict(cached.files))
-            _apply(log_dir, replayed, range(cached.version + 1, latest + 1))
-        else:
-            replayed = _replay(log_dir, commits, checkpoints, latest)
-        size = sum(replayed.files.values())
+        size = sum(size for size, _ in replayed.files.values())
         if size > self._limit:
             raise Unsupported(f"{table.name} holds {size} bytes of live files, over the limit")
         schema = arrow_schema(table)
@@ -132,6 +154,20 @@ class LocalSnapshots:
             rows = rows.combine_chunks()
         cached.version, cached.files, cached.rows = replayed.version, replayed.files, rows
         return rows
+
+    def _replayed(self, table: Table, cached: _Cached) -> _Replayed:
+        """The table's live files at its latest version: ``cached``'s when that is the latest,
+        else its files with the later commits applied (a copy), else replayed from the log."""
+        log_dir = self._log_dir(table)
+        commits, checkpoints = _log_listing(log_dir)
+        latest = max(commits | checkpoints)
+        if latest == cached.version:
+            return _Replayed(cached.version, cached.files)
+        if cached.version >= 0 and all(v in commits for v in range(cached.version + 1, latest + 1)):
+            replayed = _Replayed(cached.version, dict(cached.files))
+            _apply(log_dir, replayed, range(cached.version + 1, latest + 1))
+            return replayed
+        return _replay(log_dir, commits, checkpoints, latest)
 
 
 def _log_listing(log_dir: str) -> tuple[set[int], set[int]]:
@@ -176,7 +212,8 @@ def _apply(log_dir: str, replayed: _Replayed, versions: range) -> None:
     for version in versions:
         for action in _read_commit(log_dir, version):
             if "add" in action:
-                replayed.files[_relative(action["add"]["path"])] = action["add"].get("size", 0)
+                add = action["add"]
+                replayed.files[_relative(add["path"])] = (add.get("size", 0), add.get("stats"))
             elif "remove" in action:
                 replayed.files.pop(_relative(action["remove"]["path"]), None)
             elif "protocol" in action:
@@ -203,7 +240,22 @@ def _read_checkpoint(path: str, version: int) -> _Replayed:
     adds = checkpoint.column("add").drop_null()
     paths = pc.struct_field(adds, "path").to_pylist()
     sizes = pc.struct_field(adds, "size").to_pylist()
-    return _Replayed(version, {_relative(p): s or 0 for p, s in zip(paths, sizes)})
+    has_stats = any(f.name == "stats" for f in adds.type)
+    stats = pc.struct_field(adds, "stats").to_pylist() if has_stats else [None] * len(paths)
+    return _Replayed(version, {_relative(p): (s or 0, j) for p, s, j in zip(paths, sizes, stats)})
+
+
+def _may_hold(stats: str | None, column: str, value: str) -> bool:
+    """Whether a file whose add action carries these statistics may hold rows with ``column`` =
+    ``value`` (no statistics: it may). Delta truncates long strings' bounds so that they still
+    bound the values (a prefix as minimum, a prefix raised as maximum)."""
+    if not stats:
+        return True
+    parsed = json.loads(stats)
+    low, high = (parsed.get(bound, {}).get(column) for bound in ("minValues", "maxValues"))
+    if low is None or high is None:  # no bounds for the column: all null, or not collected
+        return parsed.get("numRecords") != parsed.get("nullCount", {}).get(column)
+    return low <= value <= high
 
 
 def _check_protocol(protocol: dict) -> None:
@@ -228,12 +280,13 @@ def _relative(path: str) -> str:
     return urllib.parse.unquote(path)
 
 
-def _read_file(path: str, schema: pa.Schema) -> pa.Table:
-    """One data file's rows in the table's schema (a column the file lacks reads as nulls)."""
+def _read_file(path: str, schema: pa.Schema, conditions: list[tuple] | None = None) -> pa.Table:
+    """One data file's rows (those meeting pyarrow ``conditions``, if any) in the table's schema (a
+    column the file lacks reads as nulls)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    data = pq.read_table(path)
+    data = pq.read_table(path, filters=conditions or None)
     columns = []
     for target in schema:
         if target.name in data.column_names:

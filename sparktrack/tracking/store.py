@@ -334,17 +334,25 @@ class DeltaTrackingStore(AbstractTrackingStore):
         return run_rows.fold({table.name: rows for table, rows in zip(run_rows.SOURCES, read)}, ids)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """The run's points of a metric by step. On a local store, read with pyarrow from the
+        metric files whose statistics admit the run (see LocalSnapshots.read_matching), where
+        Spark's read of the same rows costs a snapshot and a job (0.5 s at 10M points)."""
         from pyspark.sql import functions as F
 
         from sparktrack.entities import to_millis
 
         self.flush()
-        rows = (
-            self.delta.table(tables.METRICS)
-            .filter((F.col("run_id") == F.lit(run_id)) & (F.col("key") == F.lit(key)))
-            .orderBy("step", "timestamp")
-            .collect()
-        )
+        found = None
+        if self.delta.snapshots is not None:
+            found = self.delta.snapshots.read_matching(tables.METRICS, "run_id", run_id, key=key)
+        if found is not None:
+            rows = found.select(["key", "value", "timestamp", "step"]).to_pylist()
+        else:
+            rows = (self.delta.table(tables.METRICS)
+                    .filter((F.col("run_id") == F.lit(run_id)) & (F.col("key") == F.lit(key)))
+                    .select("key", "value", "timestamp", "step")
+                    .collect())
+        rows.sort(key=lambda r: (r["step"], r["timestamp"]))  # a Spark sort would add a sampling job
         if not rows:
             self.get_run(run_id)  # an unknown run is an error, an unknown key an empty history
         return [Metric(key=r["key"], value=r["value"], timestamp=to_millis(r["timestamp"]), step=r["step"])
