@@ -15,7 +15,9 @@ the database (its ``latest_metrics`` table filled as MLflow's logging fills it).
 The queries, each timed R times (default 3) after one untimed warm-up, median printed:
 
 * (a) top 100 runs by ``metrics.acc`` under ``metrics.acc > 0.5 and params.model = 'gbt' and
-  tags.team = 'a'``, as pandas (``search_runs`` in both);
+  tags.team = 'a'``, as pandas (``search_runs`` in both); then again with one more run (that
+  (a) does not match) logged and committed before each repeat, untimed: what a search costs
+  when the store changed since the last one;
 * (b) all runs with ``tags.team = 'a'`` as pandas (a fifth of the runs);
 * (c) one run's ``loss`` history (``get_metric_history`` in both);
 * (d) the best ``acc`` per value of ``params.model``: one SQL statement over sparktrack's views
@@ -57,10 +59,15 @@ def final_metric(i: int, k: int) -> float:
     return ((i * 7919 + k * 104_729) % 100_003) / 100_003
 
 
-def timed(action: Callable[[], object], repeats: int) -> tuple[float, object]:
+def timed(action: Callable[[], object], repeats: int, before: Callable[[], None] | None = None) -> tuple[float, object]:
+    """The median seconds of ``action`` over ``repeats`` runs after a warm-up, and its answer;
+    ``before`` runs untimed ahead of each."""
+    before = before or (lambda: None)
+    before()
     result = action()  # warm-up, and the answer to check
     seconds = []
     for _ in range(repeats):
+        before()
         started = time.perf_counter()
         action()
         seconds.append(time.perf_counter() - started)
@@ -167,7 +174,8 @@ def populate_mlflow(db: str, runs: int, steps: int) -> str:
 
 # -- the queries --------------------------------------------------------------------------------
 def search_queries(search_runs: Callable, experiment_id: str) -> dict[str, Callable[[], object]]:
-    """(a) and (b), asked the same way of either system's ``search_runs`` (both return pandas)."""
+    """(a) and (b), asked the same way of either system's ``search_runs`` (both return pandas);
+    "a+" is (a) again, timed after each repeat commits one more run (``log_new_run``)."""
 
     def a():
         frame = search_runs([experiment_id], FILTER_A, order_by=["metrics.acc DESC"], max_results=100)
@@ -177,7 +185,16 @@ def search_queries(search_runs: Callable, experiment_id: str) -> dict[str, Calla
         frame = search_runs([experiment_id], FILTER_B, max_results=1_000_000)
         return sorted(frame["run_id"])
 
-    return {"a": a, "b": b}
+    return {"a": a, "a+": a, "b": b}
+
+
+def log_new_run(tracking, experiment_id: str) -> None:
+    """One more run, committed, that (a) does not match: what any search after a commit sees.
+    ``tracking`` is the ``sparktrack`` or ``mlflow`` module, whose fluent calls are the same."""
+    with tracking.start_run(experiment_id=experiment_id):
+        tracking.log_param("model", "gbt")
+        tracking.log_metric("acc", 0.99)
+        tracking.set_tag("team", "z")
 
 
 #: (d) in sparktrack: the long views joined on run_id, so that only the ``model`` params and the
@@ -224,6 +241,7 @@ def queries_mlflow(experiment_id: str, probe: str) -> dict[str, Callable[[], obj
 
 LABELS = {
     "a": "(a) top 100 by metric, filter on metric + param + tag",
+    "a+": "(a) again, each repeat after a new run is committed",
     "b": "(b) all runs with a tag, as pandas",
     "c": "(c) one run's metric history",
     "d": "(d) best metric per param value",
@@ -252,13 +270,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     experiment_id = populate_sparktrack(spark, f"{work}/store", args.runs, args.steps)
     print(f"  {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
+    import sparktrack
+
     systems = {"sparktrack": queries_sparktrack(spark, experiment_id, probe)}
+    trackers, experiments = {"sparktrack": sparktrack}, {"sparktrack": experiment_id}
     if with_mlflow:
         print("Populating MLflow (SQLite)...", file=sys.stderr, flush=True)
         started = time.perf_counter()
         mlflow_experiment = populate_mlflow(f"{work}/mlflow.db", args.runs, args.steps)
         print(f"  {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
         systems["mlflow"] = queries_mlflow(mlflow_experiment, probe)
+        trackers["mlflow"], experiments["mlflow"] = __import__("mlflow"), mlflow_experiment
     else:
         print("MLflow is not installed (pip install -e '.[bench]') or --no-mlflow: sparktrack alone.",
               file=sys.stderr)
@@ -268,7 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key in LABELS:
         for system, queries in systems.items():
             print(f"  {key} {system}...", file=sys.stderr, flush=True)
-            seconds[system, key], answers[system, key] = timed(queries[key], args.repeats)
+            before = (lambda: log_new_run(trackers[system], experiments[system])) if key == "a+" else None
+            seconds[system, key], answers[system, key] = timed(queries[key], args.repeats, before)
             print(f"    {seconds[system, key]:.3f}s", file=sys.stderr, flush=True)
 
     failures = []
