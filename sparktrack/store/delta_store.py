@@ -27,7 +27,7 @@ from sparktrack.store import tables
 from sparktrack.store.artifacts import URI_SCHEME
 from sparktrack.store.buffer import RecordBuffer, replay_orphans
 from sparktrack.store.locking import CommitLock
-from sparktrack.store.snapshots import LocalSnapshots, Unsupported
+from sparktrack.store.snapshots import READ_ERRORS, LocalSnapshots
 from sparktrack.store.tables import Table
 
 if TYPE_CHECKING:
@@ -236,22 +236,25 @@ class DeltaStore:
         """Commit a dead process's batch to the tables whose history lacks its marker."""
         marker = _marker(txn)
         names = [*batch, tables.METRICS_LATEST.name] if batch.get(tables.METRICS.name) else batch
-        self._commit(batch, txn, {name for name in names if marker in self._markers(name)})
+        self._commit(batch, txn, {name for name in names if marker in self._markers(name, txn[0])})
 
-    @lru_cache(maxsize=64)  # noqa: B019 - read once per table while replaying, then cleared
-    def _markers(self, table: str) -> frozenset[str]:
-        """The markers of the batches in the table's history (its log's commit infos)."""
+    @lru_cache(maxsize=256)  # noqa: B019 - read once per table and dead buffer while replaying
+    def _markers(self, table: str, buffer_id: str) -> frozenset[str]:
+        """The markers of a buffer's batches in the table's history (its log's commit infos).
+        Read per buffer, once its spool lock is taken (it is dead): markers read earlier would
+        miss the commits a buffer alive then made before it died."""
         from pyspark.sql import functions as F
 
+        prefix = f"sparktrack:{buffer_id}:"
         if self.snapshots is not None:
             try:
                 infos = self.snapshots.commit_infos(tables.BY_NAME[table])
                 return frozenset(m for m in (i.get("userMetadata") for i in infos)
-                                 if isinstance(m, str) and m.startswith("sparktrack:"))
-            except Unsupported:
+                                 if isinstance(m, str) and m.startswith(prefix))
+            except READ_ERRORS:
                 pass
         history = self.spark.sql(f"DESCRIBE HISTORY delta.`{self.path(table).replace('`', '``')}`")
-        rows = history.filter(F.col("userMetadata").startswith("sparktrack:")).select("userMetadata")
+        rows = history.filter(F.col("userMetadata").startswith(prefix)).select("userMetadata")
         return frozenset(row[0] for row in rows.collect())
 
     def _commit(self, batch: dict[str, list[tuple]], txn: tuple[str, int], done: set[str]) -> None:
@@ -396,7 +399,8 @@ class DeltaStore:
         store's tables (about 20 MB of driver heap per store, kept for the session otherwise)."""
         self.buffer.close()
         self._pool.shutdown(wait=False)
-        self._memo.clear()
+        with self._memo_lock:
+            self._memo.clear()
         if self.snapshots is not None:
             self.snapshots.forget()
         if self.spark.sparkContext._jsc is None:  # the session was stopped first: nothing cached
