@@ -33,6 +33,7 @@ from sparktrack.errors import (
 from sparktrack.models.errors import ModelNotFoundError, ModelURIError
 from sparktrack.registry import RegistryClient
 from sparktrack.scoring import batch_score
+from sparktrack.store import tables
 from sparktrack.testing import fresh_store
 from sparktrack.tracking import validation
 from sparktrack.tracking.client import TrackingClient
@@ -87,6 +88,10 @@ CASES = [
          InvalidNameError, "Invalid tag key \"x'; DROP TABLE tags; --\""),
     case("key with a newline", lambda t: t.c.log_param(t.r, "a\nb", 1), InvalidNameError,
          "Invalid param key 'a\\nb'"),
+    case("key ending in a newline", lambda t: t.c.log_metric(t.r, "loss\n", 1.0), InvalidNameError,
+         "Invalid metric key 'loss\\n'"),
+    case("run id ending in a newline", lambda t: t.c.get_metric_history(NO_RUN + "\n", "m"), InvalidNameError,
+         "Invalid run id 'feedbeef\\n'"),
     case("key with ..", lambda t: t.c.log_param(t.r, "a/../b", 1), InvalidNameError,
          "Invalid param key 'a/../b'"),
     case("absolute key", lambda t: t.c.set_tag(t.r, "/etc", 1), InvalidNameError,
@@ -433,6 +438,8 @@ def test_extreme_values_are_stored_faithfully(client):
     edges = client.get_metric_history(run_id, "edges")
     assert [(m.step, m.timestamp) for m in edges] == [(validation.MIN_STEP, 0),
                                                        (validation.MAX_STEP, validation.MAX_TIMESTAMP)]
+    # The driver's pyarrow read holds the year 9999 too (not only the Spark read it falls back to).
+    assert client._delta.snapshots.read_matching(tables.METRICS, "run_id", run_id, key="edges").num_rows == 2
 
 
 @pytest.mark.parametrize("key", ["a" * 250, "val/loss", "epoch:1", "a b", "x-y_z.w"])

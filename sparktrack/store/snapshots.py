@@ -37,6 +37,11 @@ class Unsupported(Exception):
     """The table uses something this reader does not implement; read it with Spark."""
 
 
+#: What makes a read fall back to Spark: besides ``Unsupported``, a file that went between the
+#: listing and its read (log clean-up, VACUUM), or one pyarrow or json cannot parse.
+READ_ERRORS = (Unsupported, OSError, ValueError)
+
+
 @dataclass
 class _Replayed:
     version: int
@@ -69,14 +74,8 @@ class LocalSnapshots:
     def read(self, table: Table) -> pa.Table | None:
         """The table's rows at its latest version, in the table's Arrow schema; None when this
         reader cannot read it (then read it with Spark)."""
-        with self._lock:
-            cached = self._cached.setdefault(table.name, _Cached())
-        with cached.lock:
-            try:
-                return self._refresh(table, cached)
-            except Unsupported:
-                cached.version, cached.files, cached.rows = -1, {}, None
-                return None
+        found = self._read(table)
+        return None if found is None else found[0]
 
     def read_matching(self, table: Table, column: str, value: str, **equal: str) -> pa.Table | None:
         """The rows whose ``column`` holds ``value`` and each column of ``equal`` its value, read
@@ -93,7 +92,7 @@ class LocalSnapshots:
         with listed.lock:
             try:
                 replayed = self._replayed(table, listed)
-            except Unsupported:
+            except READ_ERRORS:
                 listed.version, listed.files = -1, {}
                 return None
             listed.version, listed.files = replayed.version, replayed.files
@@ -102,7 +101,10 @@ class LocalSnapshots:
             return None
         schema = arrow_schema(table)
         conditions = [(name, "==", wanted) for name, wanted in {column: value, **equal}.items()]
-        parts = [_read_file(os.path.join(self._root, table.name, path), schema, conditions) for path in paths]
+        try:
+            parts = [_read_file(os.path.join(self._root, table.name, path), schema, conditions) for path in paths]
+        except READ_ERRORS:
+            return None
         return pa.concat_tables(parts) if parts else schema.empty_table()
 
     def versions(self, *tables: Table) -> tuple[int, ...] | None:
@@ -110,9 +112,10 @@ class LocalSnapshots:
         them cannot be read here."""
         found = []
         for table in tables:
-            if self.read(table) is None:
+            read = self._read(table)
+            if read is None:
                 return None
-            found.append(self._cached[table.name].version)
+            found.append(read[1])
         return tuple(found)
 
     def commit_infos(self, table: Table) -> list[dict]:
@@ -128,6 +131,17 @@ class LocalSnapshots:
     def forget(self) -> None:
         with self._lock:
             self._cached.clear()
+
+    def _read(self, table: Table) -> tuple[pa.Table, int] | None:
+        """The table's rows and the version they are at, or None."""
+        with self._lock:
+            cached = self._cached.setdefault(table.name, _Cached())
+        with cached.lock:
+            try:
+                return self._refresh(table, cached), cached.version
+            except READ_ERRORS:
+                cached.version, cached.files, cached.rows = -1, {}, None
+                return None
 
     # -- replay -----------------------------------------------------------------------------------
     def _log_dir(self, table: Table) -> str:
@@ -157,13 +171,14 @@ class LocalSnapshots:
 
     def _replayed(self, table: Table, cached: _Cached) -> _Replayed:
         """The table's live files at its latest version: ``cached``'s when that is the latest,
-        else its files with the later commits applied (a copy), else replayed from the log."""
+        else its files with the later commits applied (a copy), else (the log was cleaned up past
+        them, or the table was made again with fewer versions) replayed from the log."""
         log_dir = self._log_dir(table)
         commits, checkpoints = _log_listing(log_dir)
         latest = max(commits | checkpoints)
         if latest == cached.version:
             return _Replayed(cached.version, cached.files)
-        if cached.version >= 0 and all(v in commits for v in range(cached.version + 1, latest + 1)):
+        if 0 <= cached.version < latest and all(v in commits for v in range(cached.version + 1, latest + 1)):
             replayed = _Replayed(cached.version, dict(cached.files))
             _apply(log_dir, replayed, range(cached.version + 1, latest + 1))
             return replayed
@@ -286,7 +301,9 @@ def _read_file(path: str, schema: pa.Schema, conditions: list[tuple] | None = No
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    data = pq.read_table(path, filters=conditions or None)
+    # Spark writes INT96 times by default, which pyarrow reads in ns unless told: the year 9999
+    # (a valid end_time) is past what int64 nanoseconds hold.
+    data = pq.read_table(path, filters=conditions or None, coerce_int96_timestamp_unit="us")
     columns = []
     for target in schema:
         if target.name in data.column_names:
