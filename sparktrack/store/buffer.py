@@ -22,6 +22,7 @@ import fcntl
 import glob
 import json
 import logging
+import math
 import os
 import threading
 import uuid
@@ -82,7 +83,7 @@ class RecordBuffer:
         ``run_id`` and ``key`` must hold no character that JSON escapes, as validated ids and
         keys do not."""
         text = float.__repr__(value)  # a float subclass (numpy's float64) prints as a plain float
-        number = text if value - value == 0 else _NON_FINITE[text]
+        number = text if math.isfinite(value) else _NON_FINITE[text]
         line = (_METRIC_LINE % (run_id, key, number, step, timestamp)).encode()
         with self._lock:
             segment = self._segment or self._open_segment()

@@ -20,8 +20,8 @@ MAX_ENTITY_ID_LENGTH = 256
 MIN_STEP, MAX_STEP = -(2**63), 2**63 - 1
 MAX_TIMESTAMP = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z in epoch milliseconds
 
-_KEY_CHARS = re.compile(r"^[\w.\- /:]+$")
-_ID_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
+_KEY_CHARS = re.compile(r"[\w.\- /:]+\Z")  # \Z: "$" would let a final newline through
+_ID_CHARS = re.compile(r"[A-Za-z0-9_-]+\Z")
 _KEY_RULE = (
     "names may contain only alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), "
     "colons (:) and slashes (/), must not be empty, start with '/', or contain '..' or '//'"
