@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -109,6 +110,8 @@ def _kill_one(proc: subprocess.Popen, mid_commit: bool, rng: random.Random) -> K
         if not mid_commit and ended >= nth and acks_since_end >= acks_to_wait:
             break
         assert time.monotonic() < deadline, "the worker never reached its kill point"
+    else:
+        raise AssertionError(f"the worker exited (or stopped printing) before its kill point: {proc.poll()}")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     for line in proc.stdout:  # lines written before the kill landed
@@ -132,16 +135,25 @@ def test_sigkill_at_20_points_mid_logging_and_mid_commit_loses_nothing_acknowled
     # leaving no gap to kill in mid-logging.
     env = worker_env(tmp_path, java_options, SPARKTRACK_FLUSH_INTERVAL="1", SPARKTRACK_FLUSH_SIZE="10000000")
 
+    failed = threading.Event()  # one slot failing stops the others
+
     def slot(number: int) -> list[Kill]:
         rng, kills = random.Random(20 + number), []
         for turn in range(5):
-            proc = subprocess.Popen([sys.executable, WORKER, "crash", store, "1000000"], env=env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            try:
-                kills.append(_kill_one(proc, mid_commit=(number + turn) % 2 == 0, rng=rng))
-            finally:
-                proc.kill()
-                proc.wait()
+            if failed.is_set():
+                break
+            with subprocess.Popen([sys.executable, WORKER, "crash", store, "1000000"], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+                watchdog = threading.Timer(300, proc.kill)  # a silent worker fails the test, not hangs it
+                watchdog.start()
+                try:
+                    kills.append(_kill_one(proc, mid_commit=(number + turn) % 2 == 0, rng=rng))
+                except BaseException:
+                    failed.set()
+                    raise
+                finally:
+                    watchdog.cancel()
+                    proc.kill()
         return kills
 
     with ThreadPoolExecutor(4) as slots:  # no generations: a slow worker holds up only its slot

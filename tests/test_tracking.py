@@ -457,3 +457,23 @@ def test_a_search_with_no_candidates_or_no_match_returns_nothing_in_every_format
     assert client.search_runs(ids, run_view_type="DELETED_ONLY") == []
     assert client.search_runs(ids, "metrics.m > 5") == []
     assert len(client.search_runs(ids, "params.nobody = 'x'", output_format="pandas")) == 0
+
+
+def test_experiment_reads_fold_the_events_as_the_experiments_view_does(client):
+    """get_experiment folds the experiment's rows in the driver (tracking.experiments.fold);
+    search_experiments reads the Spark view. After renames of tags, deletes and restores, they
+    agree on every field."""
+    import time
+
+    ids = [client.create_experiment(f"/fold/{i}", tags={"team": "a", "n": str(i)}) for i in range(3)]
+    for change in (lambda: client.set_experiment_tag(ids[0], "team", "b"),
+                   lambda: client.delete_experiment(ids[1]),
+                   lambda: client.delete_experiment(ids[2]),
+                   lambda: client.restore_experiment(ids[2]),
+                   lambda: client.set_experiment_tag(ids[2], "team", "c")):
+        time.sleep(0.01)  # events a millisecond apart at least, so "the latest" is one event
+        change()
+    viewed = {e.experiment_id: e for e in client.search_experiments("ALL", filter_string="name LIKE '/fold/%'")}
+    folded = [client.get_experiment(i) for i in ids]
+    assert folded == [viewed[i] for i in ids]
+    assert [(e.lifecycle_stage, e.tags["team"]) for e in folded] == [("active", "b"), ("deleted", "a"), ("active", "c")]
