@@ -61,7 +61,8 @@ class PythonModel(LoadedModel):
         columns = self.descriptor.input_columns or [c for c in df.columns if c != self.output_column]
         scorer = pandas_udf(_batch_scorer(_predict_function(self.native)),  # type: ignore[call-overload]
                             returnType=parse_type(self.descriptor.output_type))
-        return df.withColumn(self.output_column, scorer(F.struct(*(F.col("`" + c.replace("`", "``") + "`") for c in columns))))
+        inputs = F.struct(*(F.col("`" + c.replace("`", "``") + "`") for c in columns))
+        return df.withColumn(self.output_column, scorer(inputs))
 
 
 def log_model(python_model: Any, artifact_path: str, *, input_example: Any = None,

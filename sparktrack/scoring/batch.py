@@ -1,9 +1,9 @@
 """Score a table with a logged or registered model into a Delta prediction table.
 
 Spark ML models score with ``transform`` (in the JVM); Python models through Arrow with a pandas
-UDF over their input columns. The input is checked against the model's signature before anything runs or is
-written. The write is one Delta commit that replaces the rows of the same batch id (append mode),
-or the whole table (overwrite mode).
+UDF over their input columns. The input is checked against the model's signature before anything
+runs or is written. The write is one Delta commit that replaces the rows of the same batch id
+(append mode), or the whole table (overwrite mode).
 """
 
 from __future__ import annotations

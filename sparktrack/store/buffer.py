@@ -67,15 +67,7 @@ class RecordBuffer:
 
     # -- hot path -----------------------------------------------------------------------------
     def add(self, table: str, row: tuple) -> None:
-        line = json.dumps((table, row)).encode() + b"\n"
-        with self._lock:
-            segment = self._segment or self._open_segment()
-            os.write(segment.fd, line)
-            segment.records.setdefault(table, []).append(row)
-            segment.count += 1
-            full = segment.count >= self._size
-        if full:
-            self._wake.set()
+        self._append(table, json.dumps((table, row)).encode() + b"\n", [row])
 
     def add_metric(self, run_id: str, key: str, value: float, step: int, timestamp: int) -> None:
         """``add("metrics", (run_id, key, value, step, timestamp))``, with the spool line written
@@ -85,23 +77,19 @@ class RecordBuffer:
         text = float.__repr__(value)  # a float subclass (numpy's float64) prints as a plain float
         number = text if math.isfinite(value) else _NON_FINITE[text]
         line = (_METRIC_LINE % (run_id, key, number, step, timestamp)).encode()
-        with self._lock:
-            segment = self._segment or self._open_segment()
-            os.write(segment.fd, line)
-            segment.records.setdefault("metrics", []).append((run_id, key, value, step, timestamp))
-            segment.count += 1
-            full = segment.count >= self._size
-        if full:
-            self._wake.set()
+        self._append("metrics", line, [(run_id, key, value, step, timestamp)])
 
     def add_many(self, table: str, rows: Iterable[tuple]) -> None:
         rows = list(rows)
         if not rows:
             return
-        data = b"".join(json.dumps((table, row)).encode() + b"\n" for row in rows)
+        self._append(table, b"".join(json.dumps((table, row)).encode() + b"\n" for row in rows), rows)
+
+    def _append(self, table: str, lines: bytes, rows: list[tuple]) -> None:
+        """Spool the lines, keep the rows, and wake the flusher once the segment is full."""
         with self._lock:
             segment = self._segment or self._open_segment()
-            os.write(segment.fd, data)
+            os.write(segment.fd, lines)
             segment.records.setdefault(table, []).extend(rows)
             segment.count += len(rows)
             full = segment.count >= self._size
