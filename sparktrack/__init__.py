@@ -1,11 +1,14 @@
-"""sparktrack: experiment tracking whose every record is a row in a Delta table.
+"""sparktrack: the ML lifecycle on the lakehouse, every record a row in a Delta table.
 
-``import sparktrack`` starts no JVM: the SparkSession and the store are opened on first use.
+``import sparktrack`` starts no JVM and imports neither pyspark nor delta-rs: the store is opened
+on first use, with delta-rs, and a SparkSession only for what is Spark's own work.
 """
 
 __version__ = "0.1.0"
 
+from sparktrack.client import SparkTrackClient  # noqa: E402
 from sparktrack.entities import (  # noqa: E402
+    DatasetInput,
     Experiment,
     LifecycleStage,
     Metric,
@@ -20,7 +23,6 @@ from sparktrack.entities import (  # noqa: E402
 from sparktrack.errors import SparkTrackError  # noqa: E402
 from sparktrack.session import spark_session  # noqa: E402
 from sparktrack.tracking.client import TrackingClient  # noqa: E402
-from sparktrack.tracking.store import DatasetInput  # noqa: E402
 from sparktrack.tracking.fluent import (  # noqa: E402
     ActiveRun,
     active_run,
@@ -36,6 +38,7 @@ from sparktrack.tracking.fluent import (  # noqa: E402
     get_metric_history,
     get_run,
     get_tracking_uri,
+    load_model,
     log_artifact,
     log_artifacts,
     log_batch,
@@ -46,6 +49,8 @@ from sparktrack.tracking.fluent import (  # noqa: E402
     log_param,
     log_params,
     log_text,
+    register_model,
+    register_views,
     restore_experiment,
     restore_run,
     search_experiments,
@@ -55,6 +60,7 @@ from sparktrack.tracking.fluent import (  # noqa: E402
     set_tag,
     set_tags,
     set_tracking_uri,
+    sql,
     start_run,
 )
 
@@ -68,10 +74,6 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(f"sparktrack.{name}")
-    if name in ("load_model", "register_model"):
-        from sparktrack import models, registry
-
-        return models.load_model if name == "load_model" else registry.register_model
     raise AttributeError(f"module 'sparktrack' has no attribute {name!r}")
 
 
@@ -87,6 +89,7 @@ __all__ = [
     "RunInfo",
     "RunStatus",
     "RunTag",
+    "SparkTrackClient",
     "SparkTrackError",
     "TrackingClient",
     "ViewType",
@@ -118,6 +121,7 @@ __all__ = [
     "restore_experiment",
     "restore_run",
     "register_model",
+    "register_views",
     "search_experiments",
     "search_runs",
     "set_experiment",
@@ -126,5 +130,6 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "spark_session",
+    "sql",
     "start_run",
 ]

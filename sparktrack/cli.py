@@ -1,4 +1,5 @@
-"""The ``sparktrack`` command line: run the demo, list experiments and runs, query the store in SQL.
+"""The ``sparktrack`` command line: run the demo, list experiments, runs and models, query the
+store in SQL. Only ``sql`` and ``demo`` start Spark; the others read the store with delta-rs.
 
 Results go to stdout (``--format table|json|csv``); progress and errors go to stderr. A
 :class:`~sparktrack.errors.SparkTrackError` (a malformed ``--filter``, an unknown experiment) prints
@@ -23,7 +24,7 @@ from sparktrack import __version__
 from sparktrack.errors import SparkTrackError
 
 if TYPE_CHECKING:
-    from sparktrack.tracking.client import TrackingClient
+    from sparktrack.client import SparkTrackClient
 
 FORMATS = ("table", "json", "csv")
 #: Metric and param columns ``runs`` shows in a table when ``--columns`` is not given.
@@ -181,9 +182,9 @@ def _non_negative_int(text: str) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from sparktrack import demo
 
-    client = open_client(args.store)
+    client = open_client(args.store, spark=True)
     started = time.monotonic()
-    demo.run(store=client.store_root, rows=args.rows)
+    demo.run(client, rows=args.rows)
     _status(f"Demo done in {time.monotonic() - started:.1f}s")
     return 0
 
@@ -236,7 +237,7 @@ def _runs(args: argparse.Namespace) -> int:
 def _sql(args: argparse.Namespace) -> int:
     from pyspark.errors import PySparkException
 
-    client = open_client(args.store)
+    client = open_client(args.store, spark=True)
     try:
         frame = client.spark.sql(args.statement)
         if args.limit:
@@ -255,10 +256,7 @@ def _sql(args: argparse.Namespace) -> int:
 
 
 def _registry(store: str | None):
-    from sparktrack.registry import RegistryClient
-
-    client = open_client(store)
-    return RegistryClient(client.store_root, client.spark, client.database)
+    return open_client(store).registry
 
 
 _VERSION_COLUMNS = ["name", "version", "aliases", "current_stage", "run_id", "created", "tags"]
@@ -295,11 +293,11 @@ def _models_describe(args: argparse.Namespace) -> int:
         version = registry.get_model_version_by_alias(args.name, args.alias, as_of=as_of)
     else:
         version = registry.get_model_version(args.name, args.version, as_of=as_of)
-    lineage = registry.lineage(version.name, version.version)
-    inputs = "; ".join(f"{i['source']}@v{i['delta_version']}" for i in lineage["inputs"]) if lineage else ""
+    lineage = registry.lineage(version.name, version.version, as_of=as_of)
+    inputs = "; ".join(f"{i['source']}@v{i['delta_version']}" for i in lineage["inputs"])
     write_rows([*_VERSION_COLUMNS, "source", "description", "git_commit", "training_data"],
                [(*_version_row(version), version.source, version.description or "",
-                 lineage["git_commit"] if lineage else "", inputs)], args.format)
+                 lineage["git_commit"] or "", inputs)], args.format)
     return 0
 
 
@@ -316,23 +314,32 @@ def _models_tag(args: argparse.Namespace) -> int:
 
 
 # -- opening the store ------------------------------------------------------------------------------
-def open_client(store: str | None) -> TrackingClient:
-    """The store's TrackingClient, starting Spark first (quietly) when no session is running."""
-    from pyspark.sql import SparkSession
-
+def open_client(store: str | None, spark: bool = False) -> SparkTrackClient:
+    """A client on the store; with ``spark``, with its SparkSession started first (quietly: the
+    JVM's start-up chatter is shown only if the start fails)."""
     from sparktrack import settings
-    from sparktrack.session import spark_session
-    from sparktrack.tracking.client import TrackingClient
+    from sparktrack.client import SparkTrackClient
 
     root = settings.STORE.get(store)
     shown = root if "://" in root or root.startswith("file:") else os.path.abspath(os.path.expanduser(root))
+    if not spark:
+        with _step(f"Opening store at {shown}"):
+            return SparkTrackClient(store)
+    from pyspark.sql import SparkSession
+
+    from sparktrack.session import spark_session
+
     if SparkSession.getActiveSession() is None:
         with _step(f"Starting Spark and opening store at {shown} (the first start downloads Delta's jars)"):
             with _jvm_startup_output_held():
                 spark_session().sparkContext.setLogLevel("ERROR")
-            return TrackingClient(store)
+            client = SparkTrackClient(store)
+            client.spark  # registers the store's views
+            return client
     with _step(f"Opening store at {shown}"):
-        return TrackingClient(store)
+        client = SparkTrackClient(store)
+        client.spark
+        return client
 
 
 @contextmanager

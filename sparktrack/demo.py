@@ -11,19 +11,18 @@ Results are printed to stdout, progress to stderr.
 
 from __future__ import annotations
 
-import contextvars
 import shlex
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sparktrack
 from sparktrack.errors import ConfigError, InvalidValueError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from sparktrack.client import SparkTrackClient
     from sparktrack.jobs.train import TrainResult
 
 EXPERIMENT = "/Shared/churn"
@@ -37,16 +36,14 @@ MIN_ROWS = 100
 TRAIN_CONFIG = Path("conf") / "jobs" / "train_churn.toml"
 
 
-def run(store: str | None = None, rows: int = 2000) -> dict[str, Any]:
-    """Run the demo on the store at ``store`` (default: ``SPARKTRACK_STORE``) and print what it did.
+def run(client: SparkTrackClient, rows: int = 2000) -> dict[str, Any]:
+    """Run the demo on the client's store and print what it did.
 
     Returns ``experiment_id``, ``run_ids`` (of the training job), ``store`` (the store root),
-    ``best_run_id`` and ``predictions`` (the prediction table). The caller's active experiment and
-    store are left unchanged."""
+    ``best_run_id`` and ``predictions`` (the prediction table)."""
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < MIN_ROWS:
         raise InvalidValueError("The demo's rows", rows, f"an integer of at least {MIN_ROWS}")
-    # The demo sets the fluent API's store and experiment in a copy of the caller's context.
-    return contextvars.copy_context().run(_run, store, rows)
+    return _run(client, rows)
 
 
 def train_config_path() -> Path:
@@ -59,15 +56,14 @@ def train_config_path() -> Path:
         "checkout; run the demo from a clone of the sparktrack repository (pip install -e .).")
 
 
-def _run(store: str | None, rows: int) -> dict[str, Any]:
+def _run(client: SparkTrackClient, rows: int) -> dict[str, Any]:
     from sparktrack.jobs import train as train_job
-    from sparktrack.tracking import fluent
 
-    sparktrack.set_tracking_uri(store)
-    client = fluent.client()
+    from sparktrack.engine.location import spark_uri
+
     spark, root, db = client.spark, client.store_root, client.database
-    table_path = f"{root}/demo_data/churn"
-    predictions = f"{root}/demo_data/churn_predictions"
+    table_path = f"{spark_uri(root)}/demo_data/churn"  # users' tables, written and read by Spark
+    predictions = f"{spark_uri(root)}/demo_data/churn_predictions"
     _section("Store", [
         f"Store root: {_display(root)}",
         f"Every record is a row in a Delta table under {_display(root)}/tables; spark.sql sees "
@@ -87,22 +83,22 @@ def _run(store: str | None, rows: int) -> dict[str, Any]:
             f'input="{table_path}"', f'experiment="{EXPERIMENT}"', f'run_name="gbt-depth-{depth}"',
             f"estimator.params.maxDepth={depth}", f"estimator.params.maxIter={iterations}",
         ])
-        results.append(train_job.train(cfg))
+        results.append(train_job.train(cfg, client=client))
         _progress(f"Training job gbt-depth-{depth}: accuracy {results[-1].metrics['accuracy']:.4f} "
                   f"in {time.monotonic() - started:.1f}s")
     _section(f"Training job ({_display(str(config_path))}): gate {results[0].gate}",
              [_train_line(r, depth) for r, (depth, _) in zip(results, JOB_RUNS)])
 
-    experiment = sparktrack.set_experiment(EXPERIMENT)
-    found = sparktrack.search_runs(filter_string="metrics.accuracy > 0",
-                                   order_by=["metrics.accuracy DESC"], max_results=20)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    found = client.search_runs([experiment.experiment_id], filter_string="metrics.accuracy > 0",
+                               order_by=["metrics.accuracy DESC"], max_results=20, output_format="pandas")
     shown = found[["run_id", "run_name", "params.estimator.maxDepth", "metrics.accuracy",
                    "metrics.areaUnderROC", "tags.sparktrack.gate.passed"]]
     _section(f"Runs of {EXPERIMENT}: search_runs(filter_string=\"metrics.accuracy > 0\", "
              "order_by=[\"metrics.accuracy DESC\"])",
              [shown.to_string(index=False, float_format=lambda v: f"{v:.4f}")])
     best = max(results, key=lambda r: r.metrics["accuracy"])
-    history = sparktrack.get_metric_history(best.run_id, "val_loss")
+    history = client.get_metric_history(best.run_id, "val_loss")
     _section("Held-out loss of the best run by boosting iteration: get_metric_history(run_id, \"val_loss\")",
              [f"{best.run_id}: " + " ".join(f"{m.value:.3f}" for m in history)])
 
@@ -114,9 +110,9 @@ def _run(store: str | None, rows: int) -> dict[str, Any]:
         _progress("scikit-learn is not installed: pip install 'sparktrack[sklearn]' adds the random "
                   "forest to this demo")
     else:
-        _sklearn_run(data)
+        _sklearn_run(client, experiment.experiment_id, data)
         champions.append("churn_rf")
-    _scoring_section(spark, champions, table_path, predictions)
+    _scoring_section(client, champions, table_path, predictions)
     _lineage_section(spark, db, predictions)
 
     store_arg = shlex.quote(_display(root))
@@ -151,17 +147,19 @@ def _train_line(result: TrainResult, depth: int) -> str:
     return line + f"registered {result.registered_name} version {result.registered_version}{alias}"
 
 
-def _scoring_section(spark: SparkSession, champions: list[str], table_path: str, predictions: str) -> None:
+def _scoring_section(client: SparkTrackClient, champions: list[str], table_path: str, predictions: str) -> None:
     """Batch-score the table with each Champion into one prediction table; re-run one batch."""
     from pyspark.sql import functions as F
 
     from sparktrack.scoring import batch_score
 
+    spark = client.spark
     lines = []
     labels = spark.read.format("delta").load(table_path).select("customer_id", LABEL)
     for name in champions:
         started = time.monotonic()
-        result = batch_score(f"models:/{name}@Champion", table_path, predictions, id_cols=["customer_id"])
+        result = batch_score(f"models:/{name}@Champion", table_path, predictions, id_cols=["customer_id"],
+                             client=client)
         scored = spark.read.format("delta").load(predictions).filter(F.col("batch_id") == result.batch_id)
         correct = scored.join(labels, "customer_id").filter(F.col("prediction") == F.col(LABEL)).count()
         how = "with transform" if result.flavor == "spark" else "through Arrow (a pandas UDF)"
@@ -169,7 +167,8 @@ def _scoring_section(spark: SparkSession, champions: list[str], table_path: str,
                      f"{how} in {time.monotonic() - started:.1f}s: batch {result.batch_id}, "
                      f"accuracy {correct / max(result.rows, 1):.4f}")
     if champions:
-        again = batch_score(f"models:/{champions[0]}@Champion", table_path, predictions, id_cols=["customer_id"])
+        again = batch_score(f"models:/{champions[0]}@Champion", table_path, predictions, id_cols=["customer_id"],
+                            client=client)
         total = spark.read.format("delta").load(predictions).count()
         lines.append(f"Re-ran batch {again.batch_id}: it replaced its own {again.rows} rows; the "
                      f"table still holds {total} rows")
@@ -197,29 +196,28 @@ def _lineage_section(spark: SparkSession, database: str, predictions: str) -> No
     _section("From a prediction row back to its training data, in one SQL statement", [query, "", table])
 
 
-def _sklearn_run(data: DataFrame) -> int:
+def _sklearn_run(client: SparkTrackClient, experiment_id: str, data: DataFrame) -> int:
     """Train the seeds' random forest on the same table in its own run, register it as churn_rf
     and alias it Champion; returns its version."""
     from sklearn.ensemble import RandomForestClassifier
 
-    from sparktrack.registry import RegistryClient
-    from sparktrack.tracking import fluent
-
-    client = fluent.client()
+    from sparktrack.entities import Param
+    from sparktrack.models import sklearn as sklearn_models
 
     frame = data.select(*FEATURES, LABEL).toPandas()
     train = frame.sample(frac=TRAIN_FRACTION, random_state=SEED)
     test = frame.drop(train.index)
-    with sparktrack.start_run(run_name="sklearn-rf"):
-        sparktrack.log_params({"model": "RandomForestClassifier", "n_estimators": 50, "max_depth": 6})
-        sparktrack.log_input(data, context="training", name="churn")
-        forest = RandomForestClassifier(n_estimators=50, max_depth=6, random_state=SEED)
-        forest.fit(train[list(FEATURES)], train[LABEL])
-        sparktrack.log_metric("accuracy", float(forest.score(test[list(FEATURES)], test[LABEL])))
-        info = sparktrack.sklearn.log_model(forest, "model", input_example=test[list(FEATURES)].head(5),
-                                            registered_model_name="churn_rf")
-    registry = RegistryClient(client.store_root, client.spark, client.database)
-    registry.set_registered_model_alias("churn_rf", "Champion", info.registered_model_version)
+    run_id = client.create_run(experiment_id, run_name="sklearn-rf").info.run_id
+    client.log_batch(run_id, params=[Param(key=k, value=v) for k, v in
+                                     {"model": "RandomForestClassifier", "n_estimators": 50, "max_depth": 6}.items()])
+    client.log_input(run_id, data, context="training", name="churn")
+    forest = RandomForestClassifier(n_estimators=50, max_depth=6, random_state=SEED)
+    forest.fit(train[list(FEATURES)], train[LABEL])
+    client.log_metric(run_id, "accuracy", float(forest.score(test[list(FEATURES)], test[LABEL])))
+    info = sklearn_models.log_model(forest, "model", client=client, run_id=run_id,
+                                    input_example=test[list(FEATURES)].head(5), registered_model_name="churn_rf")
+    client.set_terminated(run_id)
+    client.set_registered_model_alias("churn_rf", "Champion", info.registered_model_version)
     return info.registered_model_version
 
 

@@ -131,3 +131,16 @@ class RunData:
 class Run:
     info: RunInfo
     data: RunData
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetInput:
+    """A dataset a run used: for a Delta table, its path (or name) and the version read."""
+
+    name: str
+    digest: str
+    source_type: str  # "delta", "files", "dataframe"
+    source: str
+    delta_version: int | None = None
+    schema_json: str | None = None
+    context: str | None = None  # "training", "validation"...

@@ -1,5 +1,38 @@
-"""``sparktrack.pyfunc``: log and load models of the pyfunc flavor (see ``sparktrack.models.pyfunc``)."""
+"""``sparktrack.pyfunc``: log and load generic Python models (anything with
+``predict(pandas.DataFrame)``) with the fluent API's client and active run (see
+``sparktrack.models.pyfunc``)."""
 
-from sparktrack.models.pyfunc import load_model, log_model
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sparktrack._flavors import client_and_run, loaded
+from sparktrack.models.descriptor import DEFAULT_OUTPUT_COLUMN
+
+if TYPE_CHECKING:
+    from sparktrack.client import SparkTrackClient
+    from sparktrack.models.base import ModelInfo
+    from sparktrack.models.pyfunc import PythonModel
 
 __all__ = ["load_model", "log_model"]
+
+
+def log_model(python_model: Any, artifact_path: str, *, input_example: Any = None, signature: Any = None,
+              output_column: str = DEFAULT_OUTPUT_COLUMN, output_type: str | None = None,
+              registered_model_name: str | None = None, run_id: str | None = None,
+              client: SparkTrackClient | None = None) -> ModelInfo:
+    """Pickle a Python model into a run's artifacts: ``run_id``, else the active run, else a new
+    run (with ``client``, ``run_id`` is required)."""
+    from sparktrack.models import pyfunc
+
+    client, run_id = client_and_run(client, run_id)
+    return pyfunc.log_model(python_model, artifact_path, client=client, run_id=run_id, input_example=input_example,
+                            signature=signature, output_column=output_column, output_type=output_type,
+                            registered_model_name=registered_model_name)
+
+
+def load_model(model_uri: str, *, client: SparkTrackClient | None = None) -> PythonModel:
+    """Load a python_function or sklearn model."""
+    from sparktrack.models import pyfunc
+
+    return pyfunc.load_model(model_uri, client=loaded(client))

@@ -68,7 +68,7 @@ def _positive_int(text: str) -> int:
 
 STORE = Setting(
     "store", "SPARKTRACK_STORE", "./sparktrack-store", str,
-    "Store root: a local directory or any URI Spark can write (s3a://, abfss://, hdfs://).",
+    "Store root: a local directory or a URI (s3://, s3a://, gs://, abfss://, hdfs://).",
 )
 DATABASE = Setting(
     "database", "SPARKTRACK_DATABASE", "sparktrack", str,
@@ -100,10 +100,10 @@ FLUSH_SIZE = Setting(
     "Buffered records that trigger a commit before the interval ends (200,000 metric points: "
     "about 34 MB of memory, 19 MB of spool).",
 )
-LOCAL_READ_LIMIT = Setting(
-    "local_read_limit_mb", "SPARKTRACK_LOCAL_READ_LIMIT_MB", 256, _positive_int,
-    "On a local store, tables of up to this many MB of live files are read in the driver with "
-    "pyarrow (and kept between reads); larger ones are read with Spark.",
+STORAGE_OPTIONS = Setting(
+    "storage_options", "SPARKTRACK_STORAGE_OPTIONS", {}, lambda raw: _parse_string_table(raw, "storage_options"),
+    "Options for the store's object storage, handed to delta-rs and pyarrow.fs: credentials, "
+    "endpoints, S3's commit protocol ({AWS_ENDPOINT_URL = '...', conditional_put = 'etag'}).",
 )
 SPARK_CONF = Setting(
     "spark", "SPARKTRACK_SPARK_CONF", {}, lambda raw: _parse_spark_conf(raw),
@@ -117,7 +117,7 @@ PROMOTION_POLICY = Setting(
 
 ALL: tuple[Setting[Any], ...] = (
     STORE, DATABASE, SPARK_MASTER, DELTA_PACKAGE, DELTA_JARS, SPOOL_DIR,
-    FLUSH_INTERVAL, FLUSH_SIZE, LOCAL_READ_LIMIT, SPARK_CONF, PROMOTION_POLICY,
+    FLUSH_INTERVAL, FLUSH_SIZE, STORAGE_OPTIONS, SPARK_CONF, PROMOTION_POLICY,
 )
 
 
@@ -129,6 +129,16 @@ def _parse_policy(raw: Any) -> dict[str, dict[str, str]]:
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise ValueError('expected {"<alias or stage>": {"<tag>": "<value>"}}')
     return {str(target): {str(k): str(v) for k, v in tags.items()} for target, tags in data.items()}
+
+
+def _parse_string_table(raw: Any, key: str) -> dict[str, str]:
+    """``{name: value}`` from a TOML table or a JSON object (the environment variable)."""
+    import json
+
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(data, dict):
+        raise ValueError(f'expected a table of strings ([sparktrack.{key}]) or a JSON object such as {{"name": "value"}}')
+    return {str(name): str(value) for name, value in data.items()}
 
 
 def _parse_spark_conf(raw: Any) -> dict[str, str]:

@@ -7,18 +7,21 @@ import tempfile
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
+from sparktrack.store.store import close_stores
 from sparktrack.tracking import fluent
-from sparktrack.tracking.client import TrackingClient, close_stores
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from sparktrack.client import SparkTrackClient
+
 
 @contextmanager
 def fresh_store(spark: SparkSession | None = None, root: str | None = None,
-                spool_dir: str | None = None) -> Iterator[TrackingClient]:
-    """Point the fluent API at a new, empty store (a temp dir unless ``root`` is given), with
-    its own spool directory (a temp dir unless ``spool_dir`` is given).
+                spool_dir: str | None = None) -> Iterator[SparkTrackClient]:
+    """Point the fluent API (and clients created without a store) at a new, empty store (a temp
+    dir unless ``root`` is given), with its own spool directory (a temp dir unless ``spool_dir``
+    is given), and ``spark`` as the session for what needs one.
 
     On exit, runs left open fail the block, buffered records are committed, and the fluent API
     goes back to its default store."""
@@ -38,6 +41,7 @@ def fresh_store(spark: SparkSession | None = None, root: str | None = None,
             while fluent.active_run() is not None:
                 fluent.end_run()
             close_stores()
+            fluent.forget_clients()
             fluent.set_tracking_uri(None)
             if old_spool is None:
                 os.environ.pop("SPARKTRACK_SPOOL_DIR", None)

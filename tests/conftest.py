@@ -1,4 +1,6 @@
-"""One real local SparkSession with Delta for the whole test session; a fresh store per test."""
+"""A fresh store per test (``client``, no JVM), and one real local SparkSession with Delta for
+the whole test session, started only by the tests that are about Spark (``spark``,
+``spark_client``)."""
 
 from __future__ import annotations
 
@@ -25,12 +27,21 @@ def spark(tmp_path_factory):
 
 
 @pytest.fixture
-def client(spark):
-    """A fresh store under a temp dir, with the fluent API pointed at it."""
+def client():
+    """A fresh store under a temp dir, with the fluent API pointed at it; no Spark."""
     from sparktrack.testing import fresh_store
 
-    with fresh_store(spark) as tracking_client:
-        yield tracking_client
+    with fresh_store() as sparktrack_client:
+        yield sparktrack_client
+
+
+@pytest.fixture
+def spark_client(spark):
+    """A fresh store with the session's SparkSession, for tests of Spark's side (SQL, Spark ML)."""
+    from sparktrack.testing import fresh_store
+
+    with fresh_store(spark) as sparktrack_client:
+        yield sparktrack_client
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The tracking API end to end on real local Spark and real Delta tables."""
+"""The tracking API end to end on real Delta tables, through delta-rs: no JVM. (What Spark sees of
+the same tables is in test_sql.py.)"""
 
 from __future__ import annotations
 
@@ -7,9 +8,6 @@ import math
 import os
 
 import pytest
-from chispa import assert_df_equality
-from pyspark.sql import Row
-from pyspark.sql import functions as F
 
 import sparktrack
 from sparktrack.errors import (
@@ -22,7 +20,6 @@ from sparktrack.errors import (
     RunNotFoundError,
     RunStateError,
 )
-from sparktrack.entities import to_millis
 from sparktrack.tracking import context
 
 
@@ -72,7 +69,7 @@ def test_run_logs_params_metrics_tags_and_system_tags(client):
     got = sparktrack.get_run(run.info.run_id)
     assert got.info.status == "FINISHED" and got.info.end_time >= got.info.start_time
     assert got.info.run_name == "first"
-    assert got.info.spark_app_id == client.spark.sparkContext.applicationId
+    assert got.info.spark_app_id is None  # no Spark application runs in this process
     assert got.data.params == {"max_depth": "5", "lr": "0.1"}
     assert got.data.metrics["loss"] == 0.25
     assert math.isnan(got.data.metrics["nan"])
@@ -112,7 +109,6 @@ def test_params_are_immutable(client):
     assert sparktrack.get_run(run.info.run_id).data.params == {"lr": "0.1"}
     # Another client (as another process would) meets the stored value and refuses too.
     other = sparktrack.TrackingClient(client.store_root)
-    other._store._runs.clear()
     with pytest.raises(ParamOverwriteError):
         other.log_param(run.info.run_id, "lr", "0.3")
 
@@ -166,12 +162,9 @@ def test_search_runs_filter_order_and_formats(client):
     assert list(pdf["metrics.accuracy"]) == [0.80, 0.90]
     assert list(pdf["params.max_depth"]) == ["2", "4"]
 
-    spark_df = sparktrack.search_runs(
-        experiment_names=["/search"], filter_string="attributes.run_name IN ('d2', 'd6')",
-        order_by=["attributes.run_name"], output_format="spark",
-    ).select("run_name", F.col("metrics")["accuracy"].alias("accuracy"))
-    expected = client.spark.createDataFrame([Row(run_name="d2", accuracy=0.80), Row(run_name="d6", accuracy=0.85)])
-    assert_df_equality(spark_df, expected, ignore_nullable=True)
+    named = sparktrack.search_runs(experiment_names=["/search"], filter_string="attributes.run_name IN ('d2', 'd6')",
+                                   order_by=["attributes.run_name"], output_format="list")
+    assert [(r.info.run_name, r.data.metrics["accuracy"]) for r in named] == [("d2", 0.80), ("d6", 0.85)]
 
     with pytest.raises(FilterSyntaxError, match="position"):
         sparktrack.search_runs(filter_string="metrics.accuracy >")
@@ -179,39 +172,7 @@ def test_search_runs_filter_order_and_formats(client):
         sparktrack.search_runs(experiment_names=["/nope"])
 
 
-def test_best_accuracy_per_param_is_one_sql_statement(client):
-    exp, _ = _three_runs()
-    with sparktrack.start_run():
-        sparktrack.log_params({"max_depth": 2})
-        sparktrack.log_metric("accuracy", 0.95)
-    sparktrack.flush()
-    best = client.spark.sql(f"""
-        SELECT params['max_depth'] AS max_depth, max(metrics['accuracy']) AS best_accuracy
-        FROM sparktrack.runs WHERE experiment_id = '{exp.experiment_id}'
-        GROUP BY 1 ORDER BY 1
-    """)
-    expected = client.spark.createDataFrame(
-        [Row(max_depth="2", best_accuracy=0.95), Row(max_depth="4", best_accuracy=0.90),
-         Row(max_depth="6", best_accuracy=0.85)]
-    )
-    assert_df_equality(best, expected, ignore_nullable=True)
-
-
-def test_sql_tables_hold_full_history_and_match_get_run(client):
-    with sparktrack.start_run() as run:
-        for step in range(5):
-            sparktrack.log_metric("loss", 1.0 / (step + 1), step=step)
-        sparktrack.log_param("p", "v")
-    history = client.spark.sql(
-        f"SELECT step, value FROM sparktrack.metrics WHERE run_id = '{run.info.run_id}' ORDER BY step"
-    )
-    expected = client.spark.createDataFrame([Row(step=s, value=1.0 / (s + 1)) for s in range(5)])
-    assert_df_equality(history, expected, ignore_nullable=True)
-    from_view = client.search_runs(["0"], output_format="list")[0]
-    assert from_view == sparktrack.get_run(run.info.run_id)
-
-
-def test_artifacts_round_trip_through_hadoop_filesystem(client, tmp_path):
+def test_artifacts_round_trip_through_pyarrow_fs(client, tmp_path):
     local = tmp_path / "model.txt"
     local.write_text("weights")
     folder = tmp_path / "plots"
@@ -237,21 +198,27 @@ def test_artifacts_round_trip_through_hadoop_filesystem(client, tmp_path):
         client.log_artifact(run_id, str(local), "../escape")
 
 
-def test_dataset_inputs_are_rows(client):
-    from sparktrack.tracking.store import DatasetInput
+def test_dataset_inputs_are_rows_and_a_delta_path_records_its_version(client, tmp_path):
+    import pyarrow as pa
+    from deltalake import write_deltalake
 
+    path = str(tmp_path / "train")
+    write_deltalake(path, pa.table({"x": [1, 2]}))
+    write_deltalake(path, pa.table({"x": [3]}), mode="append")
     with sparktrack.start_run() as run:
-        client.log_inputs(run.info.run_id, [DatasetInput(
+        client.log_inputs(run.info.run_id, [sparktrack.DatasetInput(
             name="churn", digest="abc", source_type="delta", source="/data/churn",
             delta_version=3, context="training")])
-    client.flush()
-    rows = client.spark.sql(
-        f"SELECT name, source, delta_version, context FROM sparktrack.inputs WHERE run_id = '{run.info.run_id}'"
-    )
-    expected = client.spark.createDataFrame(
-        [Row(name="churn", source="/data/churn", delta_version=3, context="training")]
-    )
-    assert_df_equality(rows, expected, ignore_nullable=True)
+        logged = sparktrack.log_input(path, context="validation")
+    assert (logged.name, logged.source_type, logged.source, logged.delta_version) == ("train", "delta", f"file:{path}", 1)
+    inputs = client.get_run_inputs(run.info.run_id)
+    assert [(d.name, d.source, d.delta_version, d.context) for d in inputs] == [
+        ("churn", "/data/churn", 3, "training"), ("train", f"file:{path}", 1, "validation")]
+    assert json.loads(inputs[1].schema_json)["fields"][0]["name"] == "x"
+    from sparktrack.errors import TableNotFoundError
+
+    with pytest.raises(TableNotFoundError, match="No table '/no/such/table': there is no Delta table"):
+        client.log_input(run.info.run_id, "/no/such/table")
 
 
 def test_git_commit_and_branch_are_read_from_the_work_tree(tmp_path):
@@ -271,178 +238,46 @@ def test_git_commit_and_branch_are_read_from_the_work_tree(tmp_path):
     assert context.git_info(str(tmp_path)) == {}
 
 
-def test_log_input_records_the_delta_table_and_the_version_read(client, tmp_path):
-    spark = client.spark
-    path = str(tmp_path / "train")
-    spark.range(10).write.format("delta").save(path)
-    spark.range(10, 20).write.format("delta").mode("append").save(path)
-    latest = spark.read.format("delta").load(path)
-    first = spark.read.format("delta").option("versionAsOf", 0).load(path)
-    with sparktrack.start_run() as run:
-        sparktrack.log_input(latest, context="training")
-        sparktrack.log_input(first, context="baseline", name="train_v0")
-    client.flush()
-    rows = spark.sql(
-        f"SELECT name, source_type, delta_version, context FROM sparktrack.inputs "
-        f"WHERE run_id = '{run.info.run_id}' ORDER BY delta_version"
-    )
-    expected = spark.createDataFrame([
-        Row(name="train_v0", source_type="delta", delta_version=0, context="baseline"),
-        Row(name="train", source_type="delta", delta_version=1, context="training"),
-    ])
-    assert_df_equality(rows, expected, ignore_nullable=True)
-    sources = {r.source for r in spark.sql(
-        f"SELECT source FROM sparktrack.inputs WHERE run_id = '{run.info.run_id}'").collect()}
-    assert sources == {f"file:{path}"}
-
-
-def _latest_from_history(spark, database):
-    """latest_metrics as the full history defines it: the greatest (step, timestamp, value)."""
-    return spark.sql(f"""
-        SELECT run_id, key, p.value, p.step, p.timestamp FROM (
-            SELECT run_id, key, max_by(struct(value, step, timestamp), struct(step, timestamp, value)) AS p
-            FROM {database}.metrics GROUP BY run_id, key)""")
-
-
-def test_latest_metrics_agree_with_the_full_history_across_commits(client):
-    with sparktrack.start_run() as run:
-        client.log_metric(run.info.run_id, "loss", 0.5, step=3, timestamp=1_000)
-        client.log_metric(run.info.run_id, "loss", 0.9, step=1, timestamp=9_000)  # an older step, later
-        client.flush()
-        client.log_metric(run.info.run_id, "loss", 0.7, step=3, timestamp=2_000)  # same step, later
-        client.log_metric(run.info.run_id, "tie", 1.0, step=0, timestamp=5)
-        client.log_metric(run.info.run_id, "tie", math.nan, step=0, timestamp=5)  # NaN sorts highest
-        client.log_metric(run.info.run_id, "tie", 2.0, step=0, timestamp=5)
-        client.flush()
-        client.log_metric(run.info.run_id, "loss", 0.6, step=2, timestamp=99_000)  # an older step
-    latest = client.spark.sql(f"SELECT run_id, key, value, step, timestamp FROM {client.database}.latest_metrics")
-    assert_df_equality(latest, _latest_from_history(client.spark, client.database), ignore_row_order=True,
-                       ignore_nullable=True, allow_nan_equality=True)
-    metrics = sparktrack.get_run(run.info.run_id).data.metrics
-    assert metrics["loss"] == 0.7 and math.isnan(metrics["tie"])
-
-
-def test_a_schema_1_store_is_migrated_when_opened(client):
+def test_a_schema_1_store_is_upgraded_when_opened(client):
     import shutil
 
-    from sparktrack.store import tables
-    from sparktrack.store.delta_store import DeltaStore
+    import pyarrow.compute as pc
+    from deltalake import write_deltalake
 
-    with sparktrack.start_run():
+    from sparktrack.store import layout
+    from sparktrack.store.store import Store
+
+    with sparktrack.start_run() as run:
         for step in range(3):
             sparktrack.log_metric("loss", 1.0 / (step + 1), step=step)
         sparktrack.log_metric("acc", 0.8)
-    delta = client._delta
+    store = client.store
     # What schema version 1 left behind: no metrics_latest table, and version 1 in store_meta.
-    shutil.rmtree(os.path.join(delta.local_root, "tables", tables.METRICS_LATEST.name))
-    delta.frame(tables.STORE_META, [(1, "0.1.0", 0)]).write.format("delta").mode("overwrite").save(
-        delta.path(tables.STORE_META))
-    reopened = DeltaStore(client.spark, client.store_root)
+    shutil.rmtree(os.path.join(store.location.local, "tables", layout.METRICS_LATEST.name))
+    write_deltalake(store.location.delta_uri(store.table_uri(layout.STORE_META)),
+                    layout.STORE_META.arrow([layout.STORE_META.row(schema_version=1, sparktrack_version="0.1.0",
+                                                                  created_at=0)]), mode="overwrite")
+    reopened = Store(client.store_root)
     try:
-        latest = reopened.view("latest_metrics").select("run_id", "key", "value", "step", "timestamp")
-        assert_df_equality(latest, _latest_from_history(client.spark, client.database),
-                           ignore_row_order=True, ignore_nullable=True)
-        assert latest.count() == 2
-        versions = [r.schema_version for r in reopened.table(tables.STORE_META).collect()]
-        assert sorted(versions) == [1, tables.SCHEMA_VERSION]
+        latest = reopened.reads.rows(layout.METRICS_LATEST).sort_by("key")
+        assert latest.select(["key", "value", "step"]).to_pylist() == [
+            {"key": "acc", "value": 0.8, "step": 0}, {"key": "loss", "value": 1 / 3, "step": 2}]
+        assert pc.all(pc.equal(latest["run_id"], run.info.run_id)).as_py()
+        versions = reopened.reads.rows(layout.STORE_META)["schema_version"].to_pylist()
+        assert sorted(versions) == [1, layout.SCHEMA_VERSION]
     finally:
         reopened.close()
 
 
 def test_a_store_from_a_newer_sparktrack_is_refused(client):
     from sparktrack.errors import SchemaVersionError
-    from sparktrack.store import tables
-    from sparktrack.store.delta_store import DeltaStore
+    from sparktrack.store import layout
+    from sparktrack.store.store import Store
 
-    delta = client._delta
-    delta.append(tables.STORE_META, [(tables.SCHEMA_VERSION + 1, "9.9.9", 0)])
-    with pytest.raises(SchemaVersionError, match=f"schema version {tables.SCHEMA_VERSION + 1}, but this"):
-        DeltaStore(client.spark, client.store_root)
-
-
-@pytest.mark.slow
-def test_a_session_without_delta_gets_an_error_naming_the_settings(tmp_path):
-    import subprocess
-    import sys
-
-    code = (
-        "from pyspark.sql import SparkSession\n"
-        "SparkSession.builder.master('local[1]').config('spark.ui.enabled', 'false').getOrCreate()\n"
-        "import sparktrack\n"
-        "from sparktrack.errors import SessionError\n"
-        "try:\n"
-        f"    sparktrack.TrackingClient({str(tmp_path / 'store')!r})\n"
-        "except SessionError as exc:\n"
-        "    print('SessionError:', exc)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert "SessionError: The SparkSession has no Delta Lake support" in out.stdout, out.stderr[-2000:]
-    assert "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension" in out.stdout
-    assert not (tmp_path / "store").exists()  # nothing was written
-
-
-def test_closing_a_store_releases_what_delta_cached_for_its_tables(spark):
-    # Without this, each store opened in a long session (a notebook, this test suite) kept about
-    # 20 MB of driver heap, and the suite ran out of memory.
-    from sparktrack.testing import fresh_store
-
-    delta_log = getattr(getattr(spark._jvm.org.apache.spark.sql.delta, "DeltaLog$"), "MODULE$")
-    cached_rdds = lambda: len(spark.sparkContext._jsc.getPersistentRDDs())  # noqa: E731
-    before = (delta_log.cacheSize(), cached_rdds())
-    with fresh_store(spark):
-        with sparktrack.start_run():
-            sparktrack.log_metric("m", 1.0)
-        sparktrack.search_runs(output_format="list")
-        assert delta_log.cacheSize() > before[0]
-    assert (delta_log.cacheSize(), cached_rdds()) == before
-
-
-def test_search_results_fold_the_rows_as_the_runs_view_does(client):
-    # search_runs folds raw rows in Arrow; the view folds them in Spark. They must agree on every
-    # rule: latest status and lifecycle event, first param value, latest tag event (a delete
-    # removes it), and a metric's greatest (step, timestamp, value) with NaN above numbers.
-    exp = sparktrack.set_experiment("/fold")
-    with sparktrack.start_run() as first:
-        sparktrack.log_param("p", "kept")
-        sparktrack.set_tag("t", "old")
-        sparktrack.set_tag("t", "new")
-        sparktrack.set_tag("gone", "x")
-        sparktrack.delete_tag("gone")
-        sparktrack.log_metric("m", 1.0, step=0)
-        sparktrack.log_metric("m", float("nan"), step=1)
-        sparktrack.log_metric("k", 2.0, step=5)
-        sparktrack.log_metric("k", 3.0, step=4)
-        sparktrack.log_metric("same", 1.0, step=7, timestamp=1000)
-        sparktrack.log_metric("same", 0.5, step=7, timestamp=1000)
-    second = client.create_run(exp.experiment_id, run_name="second")
-    client.log_metric(second.info.run_id, "m", 0.5)
-    client.set_terminated(second.info.run_id, "FAILED")
-    third = client.create_run(exp.experiment_id)
-    client.delete_run(third.info.run_id)
-    client.restore_run(third.info.run_id)
-
-    found = client.search_runs([exp.experiment_id], order_by=["metrics.m DESC"], output_format="list")
-    # Numbers, then NaN, then missing.
-    assert [r.info.run_id for r in found] == [second.info.run_id, first.info.run_id, third.info.run_id]
-    view = {row.run_id: row for row in client.search_runs([exp.experiment_id], output_format="spark").collect()}
-    for run in found:
-        row = view[run.info.run_id]
-        for name in ("experiment_id", "run_name", "user_id", "status", "lifecycle_stage", "artifact_uri"):
-            assert getattr(run.info, name) == row[name], name
-        assert (run.info.start_time, run.info.end_time) == (to_millis(row.start_time), to_millis(row.end_time))
-        assert run.data.params == row.params and run.data.tags == row.tags
-        assert run.data.metrics.keys() == row.metrics.keys()
-        for key, value in run.data.metrics.items():
-            assert value == row.metrics[key] or (math.isnan(value) and math.isnan(row.metrics[key]))
-    one = found[1]
-    assert one.data.params == {"p": "kept"} and one.data.tags.get("t") == "new" and "gone" not in one.data.tags
-    assert math.isnan(one.data.metrics["m"]) and one.data.metrics["k"] == 2.0 and one.data.metrics["same"] == 1.0
-    assert (found[0].info.status, one.info.status, found[2].info.status) == ("FAILED", "FINISHED", "RUNNING")
-    again = client.get_run(one.info.run_id)  # the one-run case of the same fold
-    assert (again.info, again.data.params, again.data.tags) == (one.info, one.data.params, one.data.tags)
-    pdf = client.search_runs([exp.experiment_id], order_by=["metrics.m DESC"], output_format="pandas")
-    assert list(pdf["run_id"]) == [r.info.run_id for r in found]
-    assert pdf["tags.t"].tolist()[1] == "new" and pdf["metrics.k"].isna().tolist() == [True, False, True]
+    client.store.commits.append(layout.STORE_META, [layout.STORE_META.row(
+        schema_version=layout.SCHEMA_VERSION + 1, sparktrack_version="9.9.9", created_at=0)])
+    with pytest.raises(SchemaVersionError, match=f"schema version {layout.SCHEMA_VERSION + 1}, but this"):
+        Store(client.store_root)
 
 
 def test_a_search_with_no_candidates_or_no_match_returns_nothing_in_every_format(client):
@@ -451,7 +286,6 @@ def test_a_search_with_no_candidates_or_no_match_returns_nothing_in_every_format
     assert client.search_runs(ids) == []
     assert client.search_runs(ids, "metrics.m > 0 and attributes.start_time > 0", order_by=["metrics.m"]) == []
     assert len(client.search_runs(ids, output_format="pandas")) == 0
-    assert client.search_runs(ids, output_format="spark").count() == 0
     with sparktrack.start_run():
         sparktrack.log_metric("m", 1.0)
     assert client.search_runs(ids, run_view_type="DELETED_ONLY") == []
@@ -459,10 +293,9 @@ def test_a_search_with_no_candidates_or_no_match_returns_nothing_in_every_format
     assert len(client.search_runs(ids, "params.nobody = 'x'", output_format="pandas")) == 0
 
 
-def test_experiment_reads_fold_the_events_as_the_experiments_view_does(client):
-    """get_experiment folds the experiment's rows in the driver (tracking.experiments.fold);
-    search_experiments reads the Spark view. After renames of tags, deletes and restores, they
-    agree on every field."""
+def test_experiment_reads_and_searches_fold_the_events_alike(client):
+    """get_experiment folds one experiment's rows; search_experiments folds all of them. After
+    changes of tags, deletes and restores, they agree on every field."""
     import time
 
     ids = [client.create_experiment(f"/fold/{i}", tags={"team": "a", "n": str(i)}) for i in range(3)]
@@ -473,7 +306,36 @@ def test_experiment_reads_fold_the_events_as_the_experiments_view_does(client):
                    lambda: client.set_experiment_tag(ids[2], "team", "c")):
         time.sleep(0.01)  # events a millisecond apart at least, so "the latest" is one event
         change()
-    viewed = {e.experiment_id: e for e in client.search_experiments("ALL", filter_string="name LIKE '/fold/%'")}
+    searched = {e.experiment_id: e for e in client.search_experiments("ALL", filter_string="name LIKE '/fold/%'")}
     folded = [client.get_experiment(i) for i in ids]
-    assert folded == [viewed[i] for i in ids]
+    assert folded == [searched[i] for i in ids]
     assert [(e.lifecycle_stage, e.tags["team"]) for e in folded] == [("active", "b"), ("deleted", "a"), ("active", "c")]
+    ordered = client.search_experiments("ALL", filter_string="tags.team != 'a'", order_by=["tags.team DESC"])
+    assert [e.experiment_id for e in ordered] == [ids[2], ids[0]]
+
+
+def test_clients_created_without_a_store_follow_set_tracking_uri(client, tmp_path):
+    from sparktrack.registry import RegistryClient
+
+    other = str(tmp_path / "other")
+    sparktrack.set_tracking_uri(other)
+    try:
+        with sparktrack.start_run() as run:
+            sparktrack.log_metric("m", 1.0)
+        assert sparktrack.TrackingClient().store_root == f"file:{other}"
+        assert RegistryClient().store_root == f"file:{other}"
+        assert sparktrack.SparkTrackClient().get_run(run.info.run_id).data.metrics == {"m": 1.0}
+        version = RegistryClient().register_model(f"runs:/{run.info.run_id}/model", "followed")
+        assert sparktrack.SparkTrackClient().get_model_version("followed", version.version).run_id == run.info.run_id
+    finally:
+        sparktrack.set_tracking_uri(client.store_root)
+
+
+def test_the_combined_client_answers_every_tracking_and_registry_method():
+    from sparktrack.client import REGISTRY_METHODS, TRACKING_METHODS, SparkTrackClient
+
+    for name in [*TRACKING_METHODS, *REGISTRY_METHODS]:
+        assert callable(getattr(SparkTrackClient, name)), name
+    assert {"create_run", "log_metric", "search_runs", "register_model", "set_registered_model_alias",
+            "get_model_version_by_alias", "audit_log"} <= set(dir(SparkTrackClient))
+    assert SparkTrackClient.register_model.__doc__ == REGISTRY_METHODS["register_model"].__doc__

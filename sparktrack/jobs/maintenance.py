@@ -1,7 +1,9 @@
-"""The maintenance job: compact the store's tables and vacuum old files, reporting file counts.
+"""The maintenance job: compact the store's tables, vacuum old files and checkpoint the logs,
+reporting file counts. It runs on delta-rs, with no JVM: ``python jobs/maintenance.py`` works as
+well as spark-submit.
 
-    spark-submit --properties-file conf/spark-defaults.conf jobs/maintenance.py \\
-        [--store ROOT] [--zorder] [--tables metrics,params] [--no-vacuum | --purge]
+    python jobs/maintenance.py [--store ROOT] [--zorder] [--tables metrics,params]
+                               [--no-vacuum | --purge | --retain-hours H]
 
 Exit codes: 0 done, 2 bad arguments, 1 a failure.
 """
@@ -20,7 +22,7 @@ from sparktrack.store.maintenance import maintain
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jobs/maintenance.py",
-        description="OPTIMIZE (optionally Z-ORDER) and VACUUM the store's Delta tables.",
+        description="Compact (optionally Z-ORDER), VACUUM and checkpoint the store's Delta tables.",
     )
     parser.add_argument("--store", metavar="ROOT", help="store root (default: $SPARKTRACK_STORE)")
     parser.add_argument("--tables", metavar="NAMES", help="comma-separated tables (default: all)")
@@ -28,19 +30,23 @@ def build_parser() -> argparse.ArgumentParser:
     vacuum = parser.add_mutually_exclusive_group()
     vacuum.add_argument("--no-vacuum", dest="vacuum", action="store_false", help="compact only")
     vacuum.add_argument("--purge", action="store_true",
-                        help="VACUUM RETAIN 0 HOURS: delete every file older versions read (ends time "
+                        help="vacuum with no retention: delete every file older versions read (ends time "
                              "travel; only when nothing else uses the store). Default: the tables' "
                              "retention, 7 days")
+    vacuum.add_argument("--retain-hours", type=float, metavar="H",
+                        help="vacuum files older versions read once they are H hours old (at least the "
+                             "tables' retention)")
     return parser
 
 
 def _job(argv: Sequence[str] | None) -> tuple[int, dict[str, Any]]:
-    from sparktrack.tracking.client import open_store
+    from sparktrack.store.store import open_store
 
     args = build_parser().parse_args(argv)
-    store = open_store(args.store).delta
+    store = open_store(args.store)
     names = [n.strip() for n in args.tables.split(",") if n.strip()] if args.tables else None
-    reports = maintain(store, table_names=names, zorder=args.zorder, vacuum=args.vacuum, purge=args.purge)
+    reports = maintain(store, table_names=names, zorder=args.zorder, vacuum=args.vacuum, purge=args.purge,
+                       retain_hours=args.retain_hours)
     print(f"{'table':<18} {'files before':>12} {'after':>6} {'stored before':>13} {'after':>6} {'seconds':>8}",
           file=sys.stderr)
     for r in reports:

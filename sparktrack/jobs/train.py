@@ -12,7 +12,6 @@ Exit codes: 0 trained (and registered when configured), 3 trained but the gate w
 from __future__ import annotations
 
 import argparse
-import contextvars
 import importlib
 import math
 from dataclasses import asdict, dataclass, field, replace
@@ -24,6 +23,8 @@ from sparktrack.jobs import GATE_NOT_PASSED, OK, config, run_main
 if TYPE_CHECKING:
     from pyspark.ml import Estimator, PipelineModel
     from pyspark.sql import DataFrame
+
+    from sparktrack.client import SparkTrackClient
 
 SECTION = "train"
 FEATURES_COLUMN = "features"
@@ -134,53 +135,58 @@ def load_config(path: str | None, overrides: Sequence[str] = ()) -> TrainConfig:
     return config.build(TrainConfig, values, f"[{SECTION}] of {path or 'the command line'}")
 
 
-def train(cfg: TrainConfig, spark: Any = None) -> TrainResult:
+def train(cfg: TrainConfig, spark: Any = None, client: SparkTrackClient | None = None) -> TrainResult:
     """Train, evaluate, log and (if the gate passes) register, as ``cfg`` says.
 
-    The run is logged to ``cfg.store`` (default: the fluent API's store), nested in the caller's
-    active run if there is one; the caller's active store and experiment are left unchanged."""
-    return contextvars.copy_context().run(_train, cfg, spark)
-
-
-def _train(cfg: TrainConfig, spark: Any) -> TrainResult:
-    import sparktrack
+    The run is logged through ``client`` (default: a client on ``cfg.store`` and ``spark``, or
+    on the default store), nested in the fluent API's active run when there is one in that store."""
+    from sparktrack.client import SparkTrackClient
+    from sparktrack.entities import Metric, Param, RunStatus, now_ms
+    from sparktrack.models import spark as spark_models
     from sparktrack.tracking import fluent
     from sparktrack.tracking.datasets import TableRef, dataset_input, read_pinned
 
-    if cfg.store is not None or spark is not None:
-        sparktrack.set_tracking_uri(cfg.store, spark)
-    client = fluent.client()
+    if client is None:
+        client = SparkTrackClient(cfg.store, spark) if cfg.store or spark else SparkTrackClient.default()
     spark = client.spark
     estimator = build_estimator(cfg)  # config errors surface before any data is read
     table = TableRef.parse(cfg.input, "[train] input")
     data, version = read_pinned(spark, table)
     metric_names = _check_input(cfg, data, estimator)
-    sparktrack.set_experiment(cfg.experiment)
+    experiment = client.get_or_create_experiment(cfg.experiment)
+    parent = fluent.active_run()
+    parent_id = parent.info.run_id if parent is not None and fluent.get_tracking_uri() == client.store_root else None
     train_df, test_df = data.randomSplit([1 - cfg.test_fraction, cfg.test_fraction], seed=cfg.seed)
     train_df, test_df = train_df.cache(), test_df.cache()
+    run = client.create_run(experiment.experiment_id, run_name=cfg.run_name, parent_run_id=parent_id,
+                            tags={"sparktrack.job": "train"})
+    run_id = run.info.run_id
+    status = RunStatus.FAILED
     try:
-        nested = fluent.active_run() is not None
-        with sparktrack.start_run(run_name=cfg.run_name, nested=nested, tags={"sparktrack.job": "train"}) as run:
-            sparktrack.log_params(_params(cfg, version))
-            sparktrack.log_input(dataset_input(data, context="training"))
-            sparktrack.log_dict(_config_dict(cfg), "job_config.json")
-            model = build_pipeline(cfg, estimator).fit(train_df)
-            _log_loss_history(model, test_df)
-            metrics = evaluate(model, test_df, cfg.label, metric_names)
-            sparktrack.log_metrics({**metrics, "train_rows": float(train_df.count()),
-                                    "test_rows": float(test_df.count())})
-            columns = [*cfg.features, *cfg.categorical]
-            info = sparktrack.spark.log_model(model, "model", input_example=test_df.select(*columns).limit(5))
-            result = TrainResult(run_id=run.info.run_id, metrics=metrics, input=table.ref,
-                                 input_version=version, model_uri=info.model_uri)
-            if cfg.gate is not None:
-                passed = cfg.gate.passes(metrics[cfg.gate.metric])
-                sparktrack.set_tags({"sparktrack.gate": cfg.gate.describe(),
-                                     "sparktrack.gate.passed": str(passed).lower()})
-                result = replace(result, gate=cfg.gate.describe(), gate_passed=passed)
-            if cfg.register is not None and result.gate_passed is not False:
-                result = _register(cfg, result, metrics)
+        client.log_batch(run_id, params=[Param(key=k, value=v) for k, v in _params(cfg, version).items()])
+        client.log_inputs(run_id, [dataset_input(data, context="training")])
+        client.log_dict(run_id, _config_dict(cfg), "job_config.json")
+        model = build_pipeline(cfg, estimator).fit(train_df)
+        client.log_batch(run_id, metrics=_loss_history(model, test_df))
+        metrics = evaluate(model, test_df, cfg.label, metric_names)
+        now = now_ms()
+        counts = {"train_rows": float(train_df.count()), "test_rows": float(test_df.count())}
+        client.log_batch(run_id, metrics=[Metric(key=k, value=v, timestamp=now) for k, v in {**metrics, **counts}.items()])
+        columns = [*cfg.features, *cfg.categorical]
+        info = spark_models.log_model(model, "model", client=client, run_id=run_id,
+                                      input_example=test_df.select(*columns).limit(5))
+        result = TrainResult(run_id=run_id, metrics=metrics, input=table.ref, input_version=version,
+                             model_uri=info.model_uri)
+        if cfg.gate is not None:
+            passed = cfg.gate.passes(metrics[cfg.gate.metric])
+            client.set_tag(run_id, "sparktrack.gate", cfg.gate.describe())
+            client.set_tag(run_id, "sparktrack.gate.passed", str(passed).lower())
+            result = replace(result, gate=cfg.gate.describe(), gate_passed=passed)
+        if cfg.register is not None and result.gate_passed is not False:
+            result = _register(client, cfg, result, metrics)
+        status = RunStatus.FINISHED
     finally:
+        client.set_terminated(run_id, status)
         train_df.unpersist()
         test_df.unpersist()
     return result
@@ -256,17 +262,19 @@ def evaluate(model: PipelineModel, test: DataFrame, label: str, names: Sequence[
         predictions.unpersist()
 
 
-def _log_loss_history(model: PipelineModel, test: DataFrame) -> None:
+def _loss_history(model: PipelineModel, test: DataFrame) -> list[Any]:
     """Boosted trees: the held-out loss after each iteration, as ``val_loss`` by step."""
-    import sparktrack
     from pyspark.ml import PipelineModel
+
+    from sparktrack.entities import Metric, now_ms
 
     last = model.stages[-1]
     if not hasattr(last, "evaluateEachIteration"):
-        return
+        return []
     features = PipelineModel(stages=model.stages[:-1]).transform(test)
-    for step, loss in enumerate(last.evaluateEachIteration(features), start=1):
-        sparktrack.log_metric("val_loss", float(loss), step=step)
+    now = now_ms()
+    return [Metric(key="val_loss", value=float(loss), timestamp=now, step=step)
+            for step, loss in enumerate(last.evaluateEachIteration(features), start=1)]
 
 
 def _estimator_class(type_name: str) -> type:
@@ -323,40 +331,34 @@ def _check_input(cfg: TrainConfig, data: DataFrame, estimator: Estimator) -> lis
     return names
 
 
-def _register(cfg: TrainConfig, result: TrainResult, metrics: dict[str, float]) -> TrainResult:
-    import sparktrack
-    from sparktrack.registry import RegistryClient
-    from sparktrack.tracking import fluent
-
-    client = fluent.client()
-    registry = RegistryClient(client.store_root, client.spark, client.database)
+def _register(client: SparkTrackClient, cfg: TrainConfig, result: TrainResult,
+              metrics: dict[str, float]) -> TrainResult:
     reg = cfg.register
     tags = dict(reg.tags)
     if cfg.gate is not None:
         tags.update({"gate": cfg.gate.describe(), "gate_value": repr(metrics[cfg.gate.metric])})
-    version = registry.register_model(result.model_uri, reg.name, tags=tags)
-    sparktrack.set_tag("sparktrack.registered_version", f"{reg.name}/{version.version}")
+    version = client.register_model(result.model_uri, reg.name, tags=tags)
+    client.set_tag(result.run_id, "sparktrack.registered_version", f"{reg.name}/{version.version}")
     result = replace(result, registered_name=reg.name, registered_version=version.version)
     if reg.alias is None:
         return result
-    moved = reg.promote == "always" or _beats_alias_holder(registry, cfg, metrics)
+    moved = reg.promote == "always" or _beats_alias_holder(client, cfg, metrics)
     if moved:
-        registry.set_registered_model_alias(reg.name, reg.alias, version.version)
+        client.set_registered_model_alias(reg.name, reg.alias, version.version)
     return replace(result, alias=reg.alias, alias_moved=moved)
 
 
-def _beats_alias_holder(registry: Any, cfg: TrainConfig, metrics: dict[str, float]) -> bool:
+def _beats_alias_holder(client: SparkTrackClient, cfg: TrainConfig, metrics: dict[str, float]) -> bool:
     """Whether the new model's gate metric beats that of the version holding the alias now."""
     from sparktrack.errors import NotFoundError
-    from sparktrack.tracking import fluent
 
     try:
-        holder = registry.get_model_version_by_alias(cfg.register.name, cfg.register.alias)
+        holder = client.get_model_version_by_alias(cfg.register.name, cfg.register.alias)
     except NotFoundError:
         return True
     if holder.run_id is None:
         return True
-    theirs = fluent.client().get_run(holder.run_id).data.metrics.get(cfg.gate.metric)
+    theirs = client.get_run(holder.run_id).data.metrics.get(cfg.gate.metric)
     if theirs is None or math.isnan(theirs):
         return True
     ours = metrics[cfg.gate.metric]

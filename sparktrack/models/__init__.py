@@ -3,8 +3,12 @@ Python models (pickled, scored on Spark through Arrow with a pandas UDF).
 
     from sparktrack.models import spark as spark_models, load_model
 
-    info = spark_models.log_model(pipeline_model, "model", input_example=train_df)
-    scored = load_model(info.model_uri).predict(table_df)
+    info = spark_models.log_model(pipeline_model, "model", client=client, run_id=run_id,
+                                  input_example=train_df)
+    scored = load_model(info.model_uri, client=client).predict(table_df)
+
+(``sparktrack.spark.log_model`` and friends are the same with the fluent API's client and active
+run.)
 
 Each logged model is a directory in the run's artifacts holding ``sparktrack_model.json`` (its
 ``ModelDescriptor``) and the saved model (``sparkml/`` or ``python_model.pkl``). The flavor
@@ -22,6 +26,7 @@ from sparktrack.models.descriptor import DESCRIPTOR_FILE, FLAVORS, ModelDescript
 from sparktrack.models.uris import resolve_model_uri
 
 if TYPE_CHECKING:
+    from sparktrack.client import SparkTrackClient
     from sparktrack.models.pyfunc import PythonModel
     from sparktrack.models.spark import SparkModel
 
@@ -41,8 +46,9 @@ __all__ = [
 _FLAVOR_MODULES = ("spark", "sklearn", "pyfunc")
 
 
-def load_model(model_uri: str) -> SparkModel | PythonModel:
-    """Load the model at ``model_uri`` with the flavor its descriptor names.
+def load_model(model_uri: str, *, client: SparkTrackClient) -> SparkModel | PythonModel:
+    """Load the model at ``model_uri`` with the flavor its descriptor names; ``client`` resolves
+    ``runs:/`` and ``models:/`` URIs.
 
     ``model_uri`` is ``runs:/<run_id>/<artifact_path>``, ``models:/<name>/<version>``,
     ``models:/<name>/latest``, ``models:/<name>@<alias>``, or a directory URI or path that holds
@@ -50,14 +56,14 @@ def load_model(model_uri: str) -> SparkModel | PythonModel:
     from sparktrack.models.descriptor import SPARK
     from sparktrack.models.uris import locate
 
-    located = locate(model_uri)
+    located = locate(model_uri, client)
     if located.descriptor.flavor == SPARK:
         from sparktrack.models.spark import load_located
 
         return load_located(located)
     from sparktrack.models.pyfunc import PYTHON_FLAVORS, load_python_model
 
-    return load_python_model(located, PYTHON_FLAVORS, "sparktrack.models.load_model")
+    return load_python_model(located, PYTHON_FLAVORS, "sparktrack.load_model")
 
 
 def __getattr__(name: str) -> Any:

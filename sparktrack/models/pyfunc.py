@@ -9,9 +9,7 @@ inside a function are pickled by value and need nothing)."""
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -26,11 +24,11 @@ from sparktrack.models.descriptor import (
     ModelDescriptor,
 )
 from sparktrack.models.errors import FlavorMismatchError, UnsupportedModelError
+from sparktrack.models import types
 from sparktrack.models.signature import (
     check_columns,
     example_records,
     is_pandas_frame,
-    parse_type,
     signature_of,
     spark_type_of_values,
 )
@@ -39,6 +37,8 @@ from sparktrack.models.uris import LocatedModel, locate
 if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame
+
+    from sparktrack.client import SparkTrackClient
 
 DATA_PATH = "python_model.pkl"
 PYTHON_FLAVORS = (PYTHON_FUNCTION, SKLEARN)
@@ -60,15 +60,14 @@ class PythonModel(LoadedModel):
 
         columns = self.descriptor.input_columns or [c for c in df.columns if c != self.output_column]
         scorer = pandas_udf(_batch_scorer(_predict_function(self.native)),  # type: ignore[call-overload]
-                            returnType=parse_type(self.descriptor.output_type))
+                            returnType=self.descriptor.output_type)
         inputs = F.struct(*(F.col("`" + c.replace("`", "``") + "`") for c in columns))
         return df.withColumn(self.output_column, scorer(inputs))
 
 
-def log_model(python_model: Any, artifact_path: str, *, input_example: Any = None,
-              signature: Any = None, output_column: str = DEFAULT_OUTPUT_COLUMN,
-              output_type: str | None = None, registered_model_name: str | None = None,
-              run_id: str | None = None) -> ModelInfo:
+def log_model(python_model: Any, artifact_path: str, *, client: SparkTrackClient, run_id: str,
+              input_example: Any = None, signature: Any = None, output_column: str = DEFAULT_OUTPUT_COLUMN,
+              output_type: str | None = None, registered_model_name: str | None = None) -> ModelInfo:
     """Pickle a Python model into the run's artifacts at ``artifact_path``.
 
     ``python_model`` has ``predict(pandas.DataFrame)`` returning an array or Series, or is itself
@@ -80,23 +79,22 @@ def log_model(python_model: Any, artifact_path: str, *, input_example: Any = Non
             "pyfunc.log_model", python_model,
             "an object with a predict(pandas.DataFrame) method, or a function of a pandas DataFrame",
         )
-    return log_python_model(python_model, artifact_path, flavor=PYTHON_FUNCTION,
+    return log_python_model(python_model, artifact_path, flavor=PYTHON_FUNCTION, client=client, run_id=run_id,
                             versions={}, input_example=input_example, signature=signature,
                             output_column=output_column, output_type=output_type,
-                            registered_model_name=registered_model_name, run_id=run_id)
+                            registered_model_name=registered_model_name)
 
 
-def load_model(model_uri: str) -> PythonModel:
+def load_model(model_uri: str, *, client: SparkTrackClient) -> PythonModel:
     """Load a python_function or sklearn model (any model URI ``sparktrack.models`` accepts)."""
-    return load_python_model(model_uri, PYTHON_FLAVORS, "sparktrack.models.pyfunc.load_model")
+    return load_python_model(locate(model_uri, client), PYTHON_FLAVORS, "sparktrack.pyfunc.load_model")
 
 
 # -- shared with the sklearn flavor ----------------------------------------------------------------
-def log_python_model(model: Any, artifact_path: str, *, flavor: str, versions: dict[str, str],
-                     input_example: Any, signature: Any, output_column: str,
-                     output_type: str | None, registered_model_name: str | None,
-                     run_id: str | None) -> ModelInfo:
-    from pyspark import cloudpickle
+def log_python_model(model: Any, artifact_path: str, *, flavor: str, client: SparkTrackClient, run_id: str,
+                     versions: dict[str, str], input_example: Any, signature: Any, output_column: str,
+                     output_type: str | None, registered_model_name: str | None) -> ModelInfo:
+    import cloudpickle
 
     if input_example is not None and not is_pandas_frame(input_example):
         raise InvalidValueError("input_example", input_example, "a pandas DataFrame")
@@ -104,20 +102,16 @@ def log_python_model(model: Any, artifact_path: str, *, flavor: str, versions: d
     names = None if columns is None else [column["name"] for column in columns]
     if input_example is not None:
         check_columns([str(c) for c in input_example.columns], names, None, "the signature")
-    target = writer.prepare(artifact_path, run_id=run_id, output_column=output_column,
-                            registered_model_name=registered_model_name)
     if output_type is not None:
-        output_type = _canonical_type(output_type)
+        output_type = types.canonical(output_type)
+    elif input_example is not None:
+        example = input_example if names is None else input_example[names]
+        output_type = spark_type_of_values(_predict_function(model)(example.head(5)))
     else:
         output_type = DEFAULT_OUTPUT_TYPE
-        if input_example is not None:
-            example = input_example if names is None else input_example[names]
-            output_type = spark_type_of_values(_predict_function(model)(example.head(5)))
-    with tempfile.TemporaryDirectory(prefix="sparktrack-model-") as tmp:
-        local = os.path.join(tmp, DATA_PATH)
-        with open(local, "wb") as handle:
-            cloudpickle.dump(model, handle)
-        target.repository.log_artifact(local)
+    target = writer.prepare(artifact_path, client=client, run_id=run_id, output_column=output_column,
+                            registered_model_name=registered_model_name)
+    target.repository.write_bytes(cloudpickle.dumps(model), DATA_PATH)
     return writer.finish(
         target, flavor=flavor, data_path=DATA_PATH,
         versions=writer.library_versions(cloudpickle=cloudpickle.__version__, **versions),
@@ -127,30 +121,13 @@ def log_python_model(model: Any, artifact_path: str, *, flavor: str, versions: d
     )
 
 
-def load_python_model(model_uri: str | LocatedModel, flavors: tuple[str, ...],
-                      loader: str) -> PythonModel:
-    from sparktrack.store.artifacts import ArtifactRepository
-
-    located = model_uri if isinstance(model_uri, LocatedModel) else locate(model_uri)
+def load_python_model(located: LocatedModel, flavors: tuple[str, ...], loader: str) -> PythonModel:
     descriptor = located.descriptor
     if descriptor.flavor not in flavors:
         raise FlavorMismatchError(located.uri, descriptor.flavor, flavors, loader)
     _warn_on_version_drift(descriptor)
-    with tempfile.TemporaryDirectory(prefix="sparktrack-model-") as tmp:
-        local = ArtifactRepository(located.spark, located.uri).download(descriptor.data_path, tmp)
-        with open(local, "rb") as handle:
-            native = pickle.load(handle)
+    native = pickle.loads(located.repository.read_bytes(descriptor.data_path))
     return PythonModel(native, descriptor, located.uri)
-
-
-def _canonical_type(output_type: Any) -> str:
-    expected = "a Spark SQL type string such as 'double', 'bigint', 'string' or 'array<double>'"
-    if not isinstance(output_type, str) or not output_type.strip():
-        raise InvalidValueError("output_type", output_type, expected)
-    try:
-        return parse_type(output_type).simpleString()
-    except Exception:  # noqa: BLE001 - Spark's parser raises ParseException and friends
-        raise InvalidValueError("output_type", output_type, expected) from None
 
 
 def _predict_function(model: Any) -> Callable[[Any], Any]:

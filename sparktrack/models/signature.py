@@ -8,13 +8,15 @@ model logged from pandas scores a Spark table with the same column names.
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Any, Sequence
 
 from sparktrack.errors import InvalidValueError
+from sparktrack.models import types
 from sparktrack.models.errors import MissingColumnsError, OutputColumnExistsError, SchemaMismatchError
 
 if TYPE_CHECKING:
-    from pyspark.sql.types import DataType, StructType
+    from pyspark.sql.types import StructType
 
 EXAMPLE_ROWS = 5
 SIGNATURE_EXPECTED = (
@@ -24,12 +26,16 @@ SIGNATURE_EXPECTED = (
 
 
 def is_spark_frame(data: Any) -> bool:
+    if "pyspark.sql" not in sys.modules:  # no Spark DataFrame can exist: do not import pyspark
+        return False
     from pyspark.sql import DataFrame
 
     return isinstance(data, DataFrame)
 
 
 def is_pandas_frame(data: Any) -> bool:
+    if "pandas" not in sys.modules:
+        return False
     import pandas as pd
 
     return isinstance(data, pd.DataFrame)
@@ -47,18 +53,11 @@ def from_pandas(frame: Any) -> list[dict[str, str]]:
     for name in frame.columns:
         column = frame[name]
         try:
-            arrow_type = pa.Array.from_pandas(column.head(1000)).type
-            type_name = spark_type_of_arrow(arrow_type)
+            type_name = types.of_arrow(pa.Array.from_pandas(column.head(1000)).type)
         except Exception:  # noqa: BLE001 - an exotic dtype: record pandas' name for it
             type_name = str(column.dtype)
         signature.append({"name": str(name), "type": type_name})
     return signature
-
-
-def spark_type_of_arrow(arrow_type: Any) -> str:
-    from pyspark.sql.pandas.types import from_arrow_type
-
-    return from_arrow_type(arrow_type).simpleString()
 
 
 def spark_type_of_values(values: Any) -> str:
@@ -69,13 +68,7 @@ def spark_type_of_values(values: Any) -> str:
     array = np.asarray(values)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array.ravel()
-    return spark_type_of_arrow(pa.array(array).type)
-
-
-def parse_type(type_string: str) -> DataType:
-    from pyspark.sql.types import _parse_datatype_string
-
-    return _parse_datatype_string(type_string)
+    return types.of_arrow(pa.array(array).type)
 
 
 def signature_of(signature: Any, input_example: Any = None) -> list[dict[str, str]] | None:
@@ -87,9 +80,7 @@ def signature_of(signature: Any, input_example: Any = None) -> list[dict[str, st
         if input_example is None:
             return None
         signature = input_example
-    from pyspark.sql.types import StructType
-
-    if isinstance(signature, StructType):
+    if _is_struct(signature):
         return from_struct(signature)
     if is_spark_frame(signature):
         return from_struct(signature.schema)
@@ -102,6 +93,14 @@ def signature_of(signature: Any, input_example: Any = None) -> list[dict[str, st
     ):
         return [dict(column) for column in signature]
     raise InvalidValueError("signature", signature, SIGNATURE_EXPECTED)
+
+
+def _is_struct(value: Any) -> bool:
+    if "pyspark.sql" not in sys.modules:
+        return False
+    from pyspark.sql.types import StructType
+
+    return isinstance(value, StructType)
 
 
 def example_records(input_example: Any) -> list[dict[str, Any]] | None:

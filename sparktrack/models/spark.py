@@ -12,12 +12,14 @@ from sparktrack.models.descriptor import DEFAULT_OUTPUT_COLUMN, DEFAULT_OUTPUT_T
 from sparktrack.models.errors import FlavorMismatchError, UnsupportedModelError
 from sparktrack.models.signature import example_records, is_pandas_frame, is_spark_frame, signature_of
 from sparktrack.models.uris import LocatedModel, locate
-from sparktrack.store.artifacts import join_uri
+from sparktrack.engine.location import join_uri, spark_uri
 
 if TYPE_CHECKING:
     from pyspark.ml import PipelineModel
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
+
+    from sparktrack.client import SparkTrackClient
 
 DATA_PATH = "sparkml"
 _EXPECTED = "a fitted pyspark.ml Transformer, Model or PipelineModel"
@@ -39,9 +41,9 @@ class SparkModel(LoadedModel):
         )
 
 
-def log_model(model: Any, artifact_path: str, *, input_example: Any = None, signature: Any = None,
-              output_column: str = DEFAULT_OUTPUT_COLUMN, registered_model_name: str | None = None,
-              run_id: str | None = None) -> ModelInfo:
+def log_model(model: Any, artifact_path: str, *, client: SparkTrackClient, run_id: str,
+              input_example: Any = None, signature: Any = None, output_column: str = DEFAULT_OUTPUT_COLUMN,
+              registered_model_name: str | None = None) -> ModelInfo:
     """Save a fitted Spark ML model into the run's artifacts at ``artifact_path``.
 
     ``signature`` is a StructType or a DataFrame (its schema), else the schema of
@@ -50,14 +52,15 @@ def log_model(model: Any, artifact_path: str, *, input_example: Any = None, sign
     the same way."""
     pipeline = _as_pipeline_model(model)
     columns = signature_of(signature, input_example)
-    target = writer.prepare(artifact_path, run_id=run_id, output_column=output_column,
+    target = writer.prepare(artifact_path, client=client, run_id=run_id, output_column=output_column,
                             registered_model_name=registered_model_name)
-    schema = _input_schema(target.spark, signature, input_example)
-    output_type = _output_type(pipeline, target.spark, schema, output_column)
-    pipeline.write().overwrite().save(join_uri(target.uri, DATA_PATH))
+    spark = client.spark
+    schema = _input_schema(spark, signature, input_example)
+    output_type = _output_type(pipeline, spark, schema, output_column)
+    pipeline.write().overwrite().save(spark_uri(join_uri(target.uri, DATA_PATH)))
     return writer.finish(
         target, flavor=SPARK, data_path=DATA_PATH,
-        versions=writer.library_versions(spark=target.spark.version),
+        versions=writer.library_versions(spark=spark.version),
         signature=columns,
         input_example=example_records(input_example),
         output_column=output_column, output_type=output_type,
@@ -65,9 +68,9 @@ def log_model(model: Any, artifact_path: str, *, input_example: Any = None, sign
     )
 
 
-def load_model(model_uri: str) -> SparkModel:
+def load_model(model_uri: str, *, client: SparkTrackClient) -> SparkModel:
     """Load a model logged by ``log_model`` (any model URI ``sparktrack.models`` accepts)."""
-    return load_located(locate(model_uri))
+    return load_located(locate(model_uri, client))
 
 
 def load_located(located: LocatedModel) -> SparkModel:
@@ -75,9 +78,9 @@ def load_located(located: LocatedModel) -> SparkModel:
 
     descriptor = located.descriptor
     if descriptor.flavor != SPARK:
-        raise FlavorMismatchError(located.uri, descriptor.flavor, [SPARK],
-                                  "sparktrack.models.spark.load_model")
-    native = PipelineModel.load(join_uri(located.uri, descriptor.data_path))
+        raise FlavorMismatchError(located.uri, descriptor.flavor, [SPARK], "sparktrack.spark.load_model")
+    located.client.spark  # the client's session (started if need be) is the one Spark ML loads with
+    native = PipelineModel.load(spark_uri(join_uri(located.uri, descriptor.data_path)))
     return SparkModel(native, descriptor, located.uri)
 
 

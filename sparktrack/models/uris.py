@@ -1,5 +1,6 @@
 """Model URIs: ``runs:/<run_id>/<path>``, ``models:/...`` (through the registry) and plain
-directory URIs or paths, each resolved to the model directory that holds sparktrack_model.json."""
+directory URIs or paths, each resolved, through a client, to the model directory that holds
+sparktrack_model.json. Nothing here needs Spark."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sparktrack.errors import ArtifactNotFoundError, RunNotFoundError
+from sparktrack.engine.files import ArtifactRepository, check_relative
+from sparktrack.engine.location import URI_SCHEME
+from sparktrack.errors import ArtifactNotFoundError, InvalidValueError, RunNotFoundError
 from sparktrack.models.descriptor import DESCRIPTOR_FILE, ModelDescriptor
 from sparktrack.models.errors import ModelNotFoundError, ModelURIError
-from sparktrack.store.artifacts import URI_SCHEME, ArtifactRepository, check_relative, join_uri
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from sparktrack.client import SparkTrackClient
 
 RUNS_PREFIX = "runs:/"
 MODELS_PREFIX = "models:/"
@@ -23,11 +25,15 @@ _VERSION = re.compile(r"^([1-9][0-9]*|latest)$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class LocatedModel:
-    """A model directory, its descriptor, and the session that can read it."""
+    """A model directory, its descriptor, and the client that found it."""
 
     uri: str
     descriptor: ModelDescriptor
-    spark: SparkSession
+    client: SparkTrackClient
+
+    @property
+    def repository(self) -> ArtifactRepository:
+        return ArtifactRepository(self.uri, self.client.store.location.storage_options)
 
 
 def runs_uri(run_id: str, artifact_path: str) -> str:
@@ -63,70 +69,48 @@ def check_models_uri(model_uri: str) -> None:
         raise ModelURIError(model_uri, "needs a version number, 'latest' or '@<alias>' after the name")
 
 
-def resolve_model_uri(model_uri: str) -> str:
+def resolve_model_uri(model_uri: str, client: SparkTrackClient) -> str:
     """The URI of the model directory (it holds sparktrack_model.json) that ``model_uri`` names."""
-    return locate(model_uri).uri
+    return locate(model_uri, client).uri
 
 
-def locate(model_uri: str) -> LocatedModel:
-    """Resolve ``model_uri`` and read its descriptor."""
+def locate(model_uri: str, client: SparkTrackClient) -> LocatedModel:
+    """Resolve ``model_uri`` with ``client`` (its runs and its registry) and read its descriptor."""
     if not isinstance(model_uri, str) or not model_uri.strip():
         raise ModelURIError(model_uri, "is not a non-empty string")
     if model_uri.startswith("runs:"):
-        return _locate_run_model(model_uri)
+        run_id, path = parse_runs_uri(model_uri)
+        try:
+            directory = client.get_artifact_uri(run_id, path)
+        except RunNotFoundError:
+            raise ModelNotFoundError(
+                model_uri, f"no run with id {run_id!r} in the store {client.store_root}") from None
+        return _read(model_uri, directory, client)
     if model_uri.startswith("models:"):
         check_models_uri(model_uri)
-        from sparktrack.registry import resolve_models_uri
-
-        target = resolve_models_uri(model_uri)
+        target = client.resolve_models_uri(model_uri)
         if not isinstance(target, str) or target.startswith("models:"):
             raise ModelURIError(model_uri, f"resolved to {target!r}, which is not a model location")
-        return locate(target)
-    from sparktrack.session import resolve_session
-
-    return _read(model_uri, _directory_uri(model_uri), resolve_session())
-
-
-def _locate_run_model(model_uri: str) -> LocatedModel:
-    from sparktrack.tracking import fluent
-
-    run_id, path = parse_runs_uri(model_uri)
-    client = fluent.client()
-    try:
-        directory = client.get_artifact_uri(run_id, path)
-    except RunNotFoundError:
-        raise ModelNotFoundError(
-            model_uri, f"no run with id {run_id!r} in the store {client.store_root}") from None
-    return _read(model_uri, directory, client.spark)
+        return locate(target, client)
+    return _read(model_uri, _directory_uri(model_uri), client)
 
 
 def _directory_uri(model_uri: str) -> str:
-    """A path on local disk becomes a ``file:`` URI; any other URI is left to Hadoop."""
-    if not URI_SCHEME.match(model_uri) and os.path.exists(model_uri):
-        return f"file:{os.path.abspath(model_uri)}"
+    """A path on local disk becomes a ``file:`` URI; any other URI is kept."""
+    if not URI_SCHEME.match(model_uri):
+        return f"file:{os.path.abspath(os.path.expanduser(model_uri))}"
     return model_uri.rstrip("/") or model_uri
 
 
-def _read(model_uri: str, directory: str, spark: SparkSession) -> LocatedModel:
-    from py4j.protocol import Py4JJavaError
-    from pyspark.errors import IllegalArgumentException
-
+def _read(model_uri: str, directory: str, client: SparkTrackClient) -> LocatedModel:
     try:
-        repository = ArtifactRepository(spark, directory)
-        text = repository.read_text(DESCRIPTOR_FILE)
+        text = ArtifactRepository(directory, client.store.location.storage_options).read_text(DESCRIPTOR_FILE)
     except ArtifactNotFoundError:
         raise ModelNotFoundError(model_uri, f"{directory} has no {DESCRIPTOR_FILE}") from None
-    except Py4JJavaError as error:
-        detail = str(error.java_exception)
-        if "UnsupportedFileSystemException" in detail or "No FileSystem for scheme" in detail:
-            scheme = URI_SCHEME.match(model_uri)
-            raise ModelURIError(
-                model_uri, f"has a scheme ({scheme.group(1) if scheme else '?'}:) that no Hadoop "
-                           "FileSystem serves") from None
-        raise
-    except IllegalArgumentException as error:
-        if "URISyntaxException" in str(error):
-            raise ModelURIError(model_uri, "is not a valid URI or path") from None
-        raise
-    return LocatedModel(directory, ModelDescriptor.from_json(text, join_uri(directory, DESCRIPTOR_FILE)),
-                        spark)
+    except InvalidValueError:
+        scheme = URI_SCHEME.match(model_uri)
+        raise ModelURIError(model_uri, f"has a scheme ({scheme.group(1) if scheme else '?'}:) that no "
+                                       "filesystem serves (pyarrow.fs: local, s3, s3a, gs, abfss, hdfs)") from None
+    from sparktrack.engine.location import join_uri
+
+    return LocatedModel(directory, ModelDescriptor.from_json(text, join_uri(directory, DESCRIPTOR_FILE)), client)

@@ -1,6 +1,7 @@
-"""What every flavor's ``log_model`` does around saving the model itself: pick the run, claim the
-model directory, write the descriptor last (a directory with a descriptor holds a whole model),
-and register the model when asked."""
+"""What every flavor's ``log_model`` does around saving the model itself: check the arguments,
+claim the model directory in the run, write the descriptor last (a directory with a descriptor
+holds a whole model), and register the model when asked. The run and the client are given: the
+fluent wrappers (``sparktrack.sklearn.log_model``...) pick them."""
 
 from __future__ import annotations
 
@@ -10,46 +11,36 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sparktrack.entities import now_ms
-from sparktrack.errors import ArtifactNotFoundError, InvalidNameError, InvalidValueError
+from sparktrack.errors import InvalidNameError, InvalidValueError
 from sparktrack.models.base import ModelInfo
 from sparktrack.models.descriptor import DESCRIPTOR_FILE, ModelDescriptor
 from sparktrack.models.errors import ModelExistsError
 from sparktrack.models.uris import runs_uri
-from sparktrack.store.artifacts import ArtifactRepository, check_relative
+from sparktrack.engine.files import ArtifactRepository, check_relative
+from sparktrack.tracking.validation import validate_id
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
-
-    from sparktrack.tracking.client import TrackingClient
+    from sparktrack.client import SparkTrackClient
 
 
 @dataclass(frozen=True)
 class ModelTarget:
     """Where a model is being logged: the run, the path in it, and the model directory."""
 
-    client: TrackingClient
+    client: SparkTrackClient
     run_id: str
     artifact_path: str
     uri: str  # the model directory
     repository: ArtifactRepository
 
     @property
-    def spark(self) -> SparkSession:
-        return self.client.spark
-
-    @property
     def model_uri(self) -> str:
         return runs_uri(self.run_id, self.artifact_path)
 
 
-def prepare(artifact_path: str, *, run_id: str | None, output_column: str,
+def prepare(artifact_path: str, *, client: SparkTrackClient, run_id: str, output_column: str,
             registered_model_name: str | None) -> ModelTarget:
-    """Check the arguments every flavor shares and claim the model directory.
-
-    The run is ``run_id`` when given, else the active run, else a new run (as the fluent API
-    starts one on the first log call)."""
-    from sparktrack.tracking import fluent
-
+    """Check the arguments every flavor shares and claim the model directory in the run."""
     if not isinstance(artifact_path, str) or not check_relative(artifact_path):
         raise InvalidNameError("artifact path", artifact_path,
                                "must name the model's directory inside the run, e.g. 'model'")
@@ -60,25 +51,17 @@ def prepare(artifact_path: str, *, run_id: str | None, output_column: str,
         from sparktrack.registry.client import validate_model_name
 
         validate_model_name(registered_model_name)  # fail before writing anything
-    client = fluent.client()
-    if run_id is None:
-        active = fluent.active_run()
-        run_id = active.info.run_id if active is not None else fluent._run_id()
-    uri = client.get_artifact_uri(run_id, path)  # raises RunNotFoundError for an unknown run
-    repository = ArtifactRepository(client.spark, uri)
-    try:
-        repository.read_text(DESCRIPTOR_FILE)
-    except ArtifactNotFoundError:
-        pass
-    else:
+    uri = client.get_artifact_uri(validate_id(run_id, "run"), path)  # RunNotFoundError for an unknown run
+    repository = ArtifactRepository(uri, client.store.location.storage_options)
+    if repository.exists(DESCRIPTOR_FILE):
         raise ModelExistsError(runs_uri(run_id, path))
     return ModelTarget(client, run_id, path, uri, repository)
 
 
 def library_versions(**extra: str) -> dict[str, str]:
-    import pyspark
+    from importlib.metadata import version
 
-    return {"python": platform.python_version(), "pyspark": pyspark.__version__, **extra}
+    return {"python": platform.python_version(), "pyspark": version("pyspark"), **extra}
 
 
 def finish(target: ModelTarget, *, flavor: str, data_path: str, versions: dict[str, str],
@@ -102,8 +85,6 @@ def finish(target: ModelTarget, *, flavor: str, data_path: str, versions: dict[s
     target.repository.write_text(descriptor.to_json(), DESCRIPTOR_FILE)
     version = None
     if registered_model_name is not None:
-        from sparktrack.registry import register_model
-
-        version = register_model(target.model_uri, registered_model_name).version
+        version = target.client.register_model(target.model_uri, registered_model_name).version
     return ModelInfo(model_uri=target.model_uri, artifact_uri=target.uri, run_id=target.run_id,
                      flavor=flavor, descriptor=descriptor, registered_model_version=version)

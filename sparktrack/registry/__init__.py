@@ -11,19 +11,12 @@ __all__ = ["ModelVersion", "RegisteredModel", "RegistryClient", "Stage", "regist
            "resolve_models_uri"]
 
 
-def _client() -> RegistryClient:
-    from sparktrack.tracking import fluent
-
-    tracking = fluent.client()
-    return RegistryClient(tracking.store_root, tracking.spark, tracking.database)
-
-
 def register_model(model_uri: str, name: str, tags: Mapping[str, Any] | None = None) -> ModelVersion:
     """Register the model at ``model_uri`` (e.g. ``runs:/<run_id>/model``) as a new version of
-    ``name`` in the fluent API's store."""
-    return _client().register_model(model_uri, name, tags)
+    ``name`` in the default store (the one ``set_tracking_uri`` set)."""
+    return RegistryClient().register_model(model_uri, name, tags)
 
 
 def resolve_models_uri(model_uri: str) -> str:
-    """The artifact location a ``models:/`` URI points at, in the fluent API's store."""
-    return _client().resolve_models_uri(model_uri)
+    """The artifact location a ``models:/`` URI points at, in the default store."""
+    return RegistryClient().resolve_models_uri(model_uri)

@@ -1,42 +1,44 @@
-"""``RegistryClient``: MLflow's model registry operations on Delta tables.
+"""``RegistryClient``: MLflow's model registry operations, over a registry store.
 
-State lives in three append-only tables: name reservations (``registered_models``), versions
-(``model_versions``) and every change (``registry_events``, which is also the audit log). Current
-state is computed by the ``registered_models`` and ``model_versions`` views, "as of" any time.
+The rules live here once: names and aliases are validated, the promotion policy is checked, and
+every change is recorded as an event (``registry_audit``), the source of the current state. The
+store (see registry.store) claims names and version numbers and folds the events, now or "as of"
+any time. No JVM is involved.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import re
 import uuid
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from sparktrack import settings
-from sparktrack.entities import now_ms
+from sparktrack import defaults, search, settings
+from sparktrack.engine.location import join_uri
 from sparktrack.errors import (
     AlreadyExistsError,
     InvalidNameError,
     InvalidValueError,
-    RegisteredModelNotFoundError,
     PromotionBlockedError,
+    RegisteredModelNotFoundError,
 )
 from sparktrack.registry import state
 from sparktrack.registry.entities import ModelVersion, RegisteredModel, Stage
 from sparktrack.registry.state import RegistryState
-from sparktrack.store import tables
+from sparktrack.registry.store import DeltaRegistryStore, RegistryEvent
+from sparktrack.store.store import open_store
 from sparktrack.tracking import context, validation
-from sparktrack.tracking.client import SEARCH_MAX_RESULTS_DEFAULT, TrackingClient
+from sparktrack.tracking.store import DeltaTrackingStore
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    import pandas as pd
 
 _NAME = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+){0,2}$")
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,254}$")
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/@]+)|@(?P<alias>[^/@]+))$")
 MAX_NAME_LENGTH = 256
+SEARCH_MAX_RESULTS_DEFAULT = 1000
 
 
 def validate_model_name(name: object) -> str:
@@ -59,25 +61,19 @@ def validate_alias(alias: object) -> str:
 
 
 class RegistryClient:
-    """Registry operations on a store (default: ``SPARKTRACK_STORE``)."""
+    """Registry operations on a store root: ``store``, else the one ``set_tracking_uri`` set,
+    else the ``store`` setting (``SPARKTRACK_STORE``)."""
 
-    def __init__(self, store: str | None = None, spark: SparkSession | None = None,
-                 database: str | None = None, policy: Mapping[str, Mapping[str, str]] | None = None):
-        self._tracking = TrackingClient(store, spark, database)
-        self._delta = self._tracking._delta
+    def __init__(self, store: str | None = None, policy: Mapping[str, Mapping[str, str]] | None = None):
+        opened = open_store(store if store is not None else defaults.store())
+        self.store_root = opened.root
+        self._store = DeltaRegistryStore(opened)
+        self._runs = DeltaTrackingStore(opened)  # model sources given as runs:/ URIs, lineage
         self._policy = dict(policy) if policy is not None else settings.PROMOTION_POLICY.get()
-        self._seq = itertools.count(1)
-
-    @property
-    def spark(self) -> SparkSession:
-        return self._delta.spark
 
     # -- reads ----------------------------------------------------------------------------------
-    def _models(self, as_of: Any = None) -> DataFrame:
-        return self._delta.view("registered_models_current", self._as_of(as_of))
-
-    def _versions(self, as_of: Any = None) -> DataFrame:
-        return self._delta.view("model_versions_current", self._as_of(as_of))
+    def _state(self, as_of: Any = None) -> RegistryState:
+        return self._store.state(self._as_of(as_of))
 
     def _as_of(self, as_of: Any) -> dt.datetime | None:
         """A datetime, an ISO-8601 string, or an int: a version of the audit table (registry_audit)."""
@@ -89,71 +85,37 @@ class RegistryClient:
             except ValueError:
                 raise InvalidValueError("as_of", as_of, "an ISO-8601 time such as '2026-11-01T12:00:00'") from None
         if isinstance(as_of, int) and not isinstance(as_of, bool) and as_of >= 0:
-            from pyspark.sql import functions as F
-
-            path = self._delta.path(tables.REGISTRY_EVENTS).replace("`", "``")
-            rows = (self.spark.sql(f"DESCRIBE HISTORY delta.`{path}`")
-                    .filter(F.col("version") == as_of).select("timestamp").collect())
-            if not rows:
+            when = self._store.event_log_time(as_of)
+            if when is None:
                 raise InvalidValueError("as_of", as_of, "a version of sparktrack.registry_audit that exists")
-            return self._as_of(rows[0]["timestamp"])
+            return when
         raise InvalidValueError("as_of", as_of, "a datetime, an ISO-8601 string or a store version (int)")
 
-    def _state(self) -> RegistryState:
-        """The registry now, folded from its tables' rows (see registry.state); on a local store,
-        folded once per commit to any of them."""
-        sources = (tables.REGISTERED_MODELS, tables.MODEL_VERSIONS, tables.REGISTRY_EVENTS)
-
-        def fold() -> RegistryState:
-            return state.fold(*self._delta.read_rows(*((table, {}) for table in sources)))
-
-        return self._delta.memo(("registry state",), sources, fold)
-
-    def _model_row(self, name: str, as_of: Any = None, allow_deleted: bool = False) -> Any:
-        from pyspark.sql import functions as F
-
+    def _model_row(self, name: str, as_of: Any = None, allow_deleted: bool = False) -> dict[str, Any]:
         validate_model_name(name)
-        if as_of is None:
-            model = self._state().model_named(name)
-            rows = [model] if model is not None else []
-        else:
-            rows = self._models(as_of).filter(F.col("name") == F.lit(name)).collect()
-        return self._found_model(name, rows, allow_deleted)
-
-    @staticmethod
-    def _found_model(name: str, rows: list, allow_deleted: bool = False) -> Any:
-        if not rows or (rows[0]["deleted"] and not allow_deleted):
-            state = " (it is deleted; restore_registered_model() brings it back)" if rows else ""
+        model = self._state(as_of).model_named(name)
+        if model is None or (model["deleted"] and not allow_deleted):
+            hint = " (it is deleted; restore_registered_model() brings it back)" if model else ""
             raise RegisteredModelNotFoundError(
-                f"Registered model {name!r}{state}",
+                f"Registered model {name!r}{hint}",
                 "List models with search_registered_models() or `sparktrack models list`.",
             )
-        return rows[0]
+        return model
 
-    def _model_and_version(self, name: str, version: int | str, as_of: Any = None) -> tuple[Any, ModelVersion]:
-        """The model's row and one of its versions, read side by side."""
-        from pyspark.sql import functions as F
-
+    def _model_and_version(self, name: str, version: int | str, as_of: Any = None) -> tuple[dict, ModelVersion]:
         number = _version_number(version)
         validate_model_name(name)
-        if as_of is None:
-            now = self._state()
-            model = now.model_named(name)
-            models = [model] if model is not None else []
-            version_row = now.versions.get((model["model_id"], number)) if model is not None else None
-            versions = [version_row] if version_row is not None else []
-        else:
-            models, versions = self._delta.read_parallel(
-                self._models(as_of).filter(F.col("name") == F.lit(name)),
-                self._versions(as_of).filter((F.col("name") == F.lit(name)) & (F.col("version") == F.lit(number))),
-            )
-        model = self._found_model(name, models)
-        if not versions or versions[0]["deleted"]:
+        then = self._state(as_of)
+        model = then.model_named(name)
+        if model is None or model["deleted"]:
+            self._model_row(name, as_of)  # raises, naming why
+        row = then.versions.get((model["model_id"], number))
+        if row is None or row["deleted"]:
             raise RegisteredModelNotFoundError(
                 f"Version {number} of registered model {name!r}",
                 "List its versions with search_model_versions(\"name = '...'\").",
             )
-        return model, ModelVersion.from_row(versions[0])
+        return model, ModelVersion.from_row(row)
 
     def get_registered_model(self, name: str, as_of: Any = None) -> RegisteredModel:
         return RegisteredModel.from_row(self._model_row(name, as_of))
@@ -161,18 +123,21 @@ class RegistryClient:
     def search_registered_models(self, filter_string: str | None = None,
                                  max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
                                  order_by: Sequence[str] | None = None) -> list[RegisteredModel]:
-        from sparktrack.tracking import filters
-
-        frame = filters.apply(self._models().filter("NOT deleted"), validation.validate_filter(filter_string),
-                              validation.validate_order_by(order_by), filters.REGISTERED_MODELS)
-        return [RegisteredModel.from_row(r) for r in frame.limit(_limit(max_results)).collect()]
+        """MLflow's filter grammar over ``name``, ``description``, ``tags.<key>`` and the times."""
+        query = search.bind(validation.validate_filter(filter_string), validation.validate_order_by(order_by),
+                            search.REGISTERED_MODELS)
+        limit = _limit(max_results)
+        models = [row for row in self._state().models.values() if not row["deleted"]]
+        matches = search.arrow.apply(state.search_table(models, search.REGISTERED_MODELS, query.keys), query)
+        by_id = {row["model_id"]: row for row in models}
+        return [RegisteredModel.from_row(by_id[i]) for i in matches["model_id"].to_pylist()[:limit]]
 
     def get_model_version(self, name: str, version: int | str, as_of: Any = None) -> ModelVersion:
         return self._model_and_version(name, version, as_of)[1]
 
     def get_model_version_by_alias(self, name: str, alias: str, as_of: Any = None) -> ModelVersion:
         model = self._model_row(name, as_of)
-        aliases = dict(model["aliases"] or {})
+        aliases = dict(model["aliases"])
         if alias not in aliases:
             raise RegisteredModelNotFoundError(
                 f"Alias {alias!r} of registered model {name!r}",
@@ -189,9 +154,8 @@ class RegistryClient:
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
         """The newest version in each stage (all stages when ``stages`` is None)."""
-        versions = self._live_versions(name)
         latest: dict[str, ModelVersion] = {}
-        for version in sorted(versions, key=lambda v: v.version):
+        for version in sorted(self._live_versions(name), key=lambda v: v.version):
             latest[version.current_stage] = version
         wanted = [_stage(s).value for s in stages] if stages else list(latest)
         return [latest[s] for s in wanted if s in latest]
@@ -200,12 +164,15 @@ class RegistryClient:
                               max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
                               order_by: Sequence[str] | None = None) -> list[ModelVersion]:
         """MLflow's filter grammar over ``name``, ``version_number``, ``run_id``, ``source``,
-        ``current_stage``, ``tags.<key>``."""
-        from sparktrack.tracking import filters
-
-        frame = filters.apply(self._versions().filter("NOT deleted"), validation.validate_filter(filter_string),
-                              validation.validate_order_by(order_by), filters.MODEL_VERSIONS)
-        return [ModelVersion.from_row(r) for r in frame.limit(_limit(max_results)).collect()]
+        ``current_stage``, ``user_id``, ``tags.<key>`` and the times."""
+        query = search.bind(validation.validate_filter(filter_string), validation.validate_order_by(order_by),
+                            search.MODEL_VERSIONS)
+        limit = _limit(max_results)
+        versions = [row for row in self._state().versions.values() if not row["deleted"]]
+        matches = search.arrow.apply(state.search_table(versions, search.MODEL_VERSIONS, query.keys), query)
+        by_key = {(row["model_id"], row["version"]): row for row in versions}
+        keys = zip(matches["model_id"].to_pylist()[:limit], matches["version"].to_pylist()[:limit])
+        return [ModelVersion.from_row(by_key[key]) for key in keys]
 
     def resolve_models_uri(self, model_uri: str) -> str:
         """The artifact location of ``models:/<name>/<version>``, ``models:/<name>@<alias>`` or
@@ -229,41 +196,34 @@ class RegistryClient:
             if not versions:
                 self._model_row(name)
                 raise RegisteredModelNotFoundError(f"A version of registered model {name!r}",
-                                         "Register one with register_model(model_uri, name).")
+                                                   "Register one with register_model(model_uri, name).")
             return versions[0]
         return self.get_model_version(name, version)
 
     # -- writes ---------------------------------------------------------------------------------
-    def _event(self, model_id: str, name: str, action: str, *, version: int | None = None,
-               key: str | None = None, value: str | None = None, before: Any = None,
-               after: Any = None) -> None:
-        row = (uuid.uuid4().hex, now_ms(), next(self._seq), context.current_user(), model_id, name,
-               version, action, key, value, _json(before), _json(after))
-        self._delta.append(tables.REGISTRY_EVENTS, [row])
+    def _events(self, model_id: str, name: str, *changes: dict[str, Any]) -> None:
+        """Record changes of one model (``action=..., version=..., key=..., value=..., before=...,
+        after=...`` each) in one commit."""
+        user = context.current_user()
+        self._store.append_events([RegistryEvent(
+            model_id=model_id, name=name, user_id=user, action=c["action"], version=c.get("version"),
+            key=c.get("key"), value=c.get("value"), before=_json(c.get("before")), after=_json(c.get("after")),
+        ) for c in changes])
 
     def create_registered_model(self, name: str, tags: Mapping[str, Any] | None = None,
                                 description: str | None = None) -> RegisteredModel:
-        tag_values = {validation.validate_key(k, "tag"): validation.tag_value(k, v) for k, v in (tags or {}).items()}
-        model_id = self._reserve(validate_model_name(name), renamed_from=None)
-        if model_id is None:
+        tag_values = _tags(tags)
+        validate_model_name(name)
+        model_id = uuid.uuid4().hex
+        if not self._store.reserve_name(name, model_id=model_id, user_id=context.current_user(), renamed_from=None):
             raise AlreadyExistsError("Registered model", name,
                                      "Register a new version with register_model(), or pick another name.")
-        now = now_ms()
-        self._event(model_id, name, "create_model", after={"name": name, "description": description})
+        changes = [{"action": "create_model", "after": {"name": name, "description": description}}]
         if description is not None:
-            self._event(model_id, name, "set_model_description", value=description, after=description)
-        for key, value in tag_values.items():
-            self._event(model_id, name, "set_model_tag", key=key, value=value, after=value)
-        return RegisteredModel(name=name, model_id=model_id, creation_timestamp=now,
-                               last_updated_timestamp=now, description=description, tags=tag_values)
-
-    def _reserve(self, name: str, renamed_from: str | None, model_id: str | None = None) -> str | None:
-        """Reserve a name (insert-only MERGE); the model id, or None when the name is taken."""
-        model_id = model_id or uuid.uuid4().hex
-        row = (model_id, name, now_ms(), context.current_user(), renamed_from)
-        self._delta.insert_if_absent(tables.REGISTERED_MODELS, [row], key="name")
-        (owner,) = self._delta.read_rows((tables.REGISTERED_MODELS, {"name": [name]}))
-        return model_id if owner.num_rows and owner["model_id"][0].as_py() == model_id else None
+            changes.append({"action": "set_model_description", "value": description, "after": description})
+        changes += [{"action": "set_model_tag", "key": k, "value": v, "after": v} for k, v in tag_values.items()]
+        self._events(model_id, name, *changes)
+        return self.get_registered_model(name)
 
     def _get_or_create(self, name: str) -> str:
         """The id of the model named ``name``, created if missing (safe under concurrency)."""
@@ -277,153 +237,136 @@ class RegistryClient:
 
     def update_registered_model(self, name: str, description: str) -> RegisteredModel:
         model = self._model_row(name)
-        self._event(model["model_id"], name, "set_model_description", value=description,
-                    before=model["description"], after=description)
+        self._events(model["model_id"], name, {"action": "set_model_description", "value": description,
+                                               "before": model["description"], "after": description})
         return self.get_registered_model(name)
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
         validate_model_name(new_name)
         model = self._model_row(name)
-        if self._reserve(new_name, renamed_from=name, model_id=model["model_id"]) is None:
+        if not self._store.reserve_name(new_name, model_id=model["model_id"], user_id=context.current_user(),
+                                        renamed_from=name):
             raise AlreadyExistsError("Registered model name", new_name,
                                      "Names stay reserved once used; pick another name.")
-        self._event(model["model_id"], new_name, "rename_model", key="name", value=new_name,
-                    before=name, after=new_name)
+        self._events(model["model_id"], new_name, {"action": "rename_model", "key": "name", "value": new_name,
+                                                   "before": name, "after": new_name})
         return self.get_registered_model(new_name)
 
     def delete_registered_model(self, name: str) -> None:
         """Soft delete: the model disappears from reads; its rows and history stay."""
         model = self._model_row(name)
-        self._event(model["model_id"], name, "delete_model", before="active", after="deleted")
+        self._events(model["model_id"], name, {"action": "delete_model", "before": "active", "after": "deleted"})
 
     def restore_registered_model(self, name: str) -> RegisteredModel:
         model = self._model_row(name, allow_deleted=True)
-        self._event(model["model_id"], name, "restore_model", before="deleted", after="active")
+        self._events(model["model_id"], name, {"action": "restore_model", "before": "deleted", "after": "active"})
         return self.get_registered_model(name)
 
     def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
         validation.validate_key(key, "tag")
         text = validation.tag_value(key, value)
         model = self._model_row(name)
-        self._event(model["model_id"], name, "set_model_tag", key=key, value=text,
-                    before=model["tags"].get(key), after=text)
+        self._events(model["model_id"], name, {"action": "set_model_tag", "key": key, "value": text,
+                                               "before": model["tags"].get(key), "after": text})
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
         model = self._model_row(name)
-        self._event(model["model_id"], name, "delete_model_tag", key=key, before=model["tags"].get(key))
+        self._events(model["model_id"], name, {"action": "delete_model_tag", "key": key,
+                                               "before": model["tags"].get(key)})
 
     def register_model(self, model_uri: str, name: str, tags: Mapping[str, Any] | None = None,
                        description: str | None = None) -> ModelVersion:
         """A new version of ``name`` (created if missing) for the model at ``model_uri``.
-
-        Versions are consecutive and unique across processes: each is allocated with an
-        insert-only MERGE on (model, version), which Delta makes conflict when two processes
-        take the same number; the loser reads the new maximum and tries the next number."""
+        Versions are consecutive and unique across processes (see RegistryStore.allocate_version)."""
         source, run_id = self._source(model_uri)
-        tag_values = {validation.validate_key(k, "tag"): validation.tag_value(k, v) for k, v in (tags or {}).items()}
+        tag_values = _tags(tags)
         model_id = self._get_or_create(validate_model_name(name))
-        version = self._allocate_version(model_id, source, run_id)
-        now = now_ms()
-        self._event(model_id, name, "create_version", version=version,
-                    after={"source": source, "run_id": run_id, "model_uri": model_uri})
+        version = self._store.allocate_version(model_id, source=source, run_id=run_id,
+                                               user_id=context.current_user())
+        changes = [{"action": "create_version", "version": version,
+                    "after": {"source": source, "run_id": run_id, "model_uri": model_uri}}]
         if description is not None:
-            self._event(model_id, name, "set_version_description", version=version, value=description,
-                        after=description)
-        for key, value in tag_values.items():
-            self._event(model_id, name, "set_version_tag", version=version, key=key, value=value, after=value)
-        return ModelVersion(name=name, version=version, source=source, run_id=run_id,
-                            creation_timestamp=now, last_updated_timestamp=now, description=description,
-                            tags=tag_values, user_id=context.current_user())
+            changes.append({"action": "set_version_description", "version": version, "value": description,
+                            "after": description})
+        changes += [{"action": "set_version_tag", "version": version, "key": k, "value": v, "after": v}
+                    for k, v in tag_values.items()]
+        self._events(model_id, name, *changes)
+        return self.get_model_version(name, version)
 
     def _source(self, model_uri: str) -> tuple[str, str | None]:
+        from sparktrack.engine.files import check_relative
+
         if not isinstance(model_uri, str) or not model_uri:
             raise InvalidValueError("model_uri", model_uri, "a model URI such as runs:/<run_id>/model")
         match = re.match(r"^runs:/([^/]+)/(.+)$", model_uri)
         if match:
             run_id, path = match.groups()
-            return self._tracking.get_artifact_uri(run_id, path), run_id
+            run = self._runs.get_run(validation.validate_id(run_id, "run"))
+            return join_uri(run.info.artifact_uri, check_relative(path)), run_id
         if model_uri.startswith("models:/"):
             return self.resolve_models_uri(model_uri), None
         if model_uri.startswith("runs:"):
             raise InvalidNameError("model URI", model_uri, "use runs:/<run_id>/<artifact path>")
         return model_uri, None
 
-    def _allocate_version(self, model_id: str, source: str, run_id: str | None) -> int:
-        version_id = uuid.uuid4().hex
-
-        def taken() -> dict[int, str]:  # version -> the version id that holds it
-            (rows,) = self._delta.read_rows((tables.MODEL_VERSIONS, {"model_id": [model_id]}))
-            return dict(zip(rows["version"].to_pylist(), rows["version_id"].to_pylist()))
-
-        for _ in range(100):
-            with self._delta.locked(tables.MODEL_VERSIONS):  # local stores: read and MERGE as one
-                number = max(taken(), default=0) + 1
-                row = (model_id, number, version_id, source, run_id, now_ms(), context.current_user())
-                self._delta.insert_if_absent(tables.MODEL_VERSIONS, [row], key=("model_id", "version"))
-            if taken().get(number) == version_id:
-                return number
-        raise RuntimeError(f"Could not allocate a version of model {model_id} after 100 attempts")
-
     def update_model_version(self, name: str, version: int | str, description: str) -> ModelVersion:
-        current = self.get_model_version(name, version)
-        model_id = self._model_row(name)["model_id"]
-        self._event(model_id, name, "set_version_description", version=current.version,
-                    value=description, before=current.description, after=description)
+        model, current = self._model_and_version(name, version)
+        self._events(model["model_id"], name, {"action": "set_version_description", "version": current.version,
+                                               "value": description, "before": current.description,
+                                               "after": description})
         return self.get_model_version(name, current.version)
 
     def delete_model_version(self, name: str, version: int | str) -> None:
-        current = self.get_model_version(name, version)
-        model = self._model_row(name)
-        for alias in current.aliases:
-            self._event(model["model_id"], name, "delete_alias", key=alias, before=str(current.version))
-        self._event(model["model_id"], name, "delete_version", version=current.version,
-                    before="active", after="deleted")
+        model, current = self._model_and_version(name, version)
+        changes = [{"action": "delete_alias", "key": alias, "before": str(current.version)} for alias in current.aliases]
+        changes.append({"action": "delete_version", "version": current.version, "before": "active",
+                        "after": "deleted"})
+        self._events(model["model_id"], name, *changes)
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
         validation.validate_key(key, "tag")
         text = validation.tag_value(key, value)
-        current = self.get_model_version(name, version)
-        self._event(self._model_row(name)["model_id"], name, "set_version_tag", version=current.version,
-                    key=key, value=text, before=current.tags.get(key), after=text)
+        model, current = self._model_and_version(name, version)
+        self._events(model["model_id"], name, {"action": "set_version_tag", "version": current.version, "key": key,
+                                               "value": text, "before": current.tags.get(key), "after": text})
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
-        current = self.get_model_version(name, version)
-        self._event(self._model_row(name)["model_id"], name, "delete_version_tag",
-                    version=current.version, key=key, before=current.tags.get(key))
+        model, current = self._model_and_version(name, version)
+        self._events(model["model_id"], name, {"action": "delete_version_tag", "version": current.version,
+                                               "key": key, "before": current.tags.get(key)})
 
     def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
         """Point ``alias`` at a version (moving it if it pointed elsewhere), if the policy allows."""
         validate_alias(alias)
         model, target = self._model_and_version(name, version)
         self._check_policy(alias, f"alias {alias!r}", target)
-        before = dict(model["aliases"] or {}).get(alias)
-        self._event(model["model_id"], name, "set_alias", key=alias, value=str(target.version),
-                    before=before, after=target.version)
+        self._events(model["model_id"], name, {"action": "set_alias", "key": alias, "value": str(target.version),
+                                               "before": model["aliases"].get(alias), "after": target.version})
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         model = self._model_row(name)
-        aliases = dict(model["aliases"] or {})
+        aliases = dict(model["aliases"])
         if alias not in aliases:
             raise RegisteredModelNotFoundError(f"Alias {alias!r} of registered model {name!r}",
-                                     f"Its aliases are {sorted(aliases) or 'none'}.")
-        self._event(model["model_id"], name, "delete_alias", key=alias, before=aliases[alias])
+                                               f"Its aliases are {sorted(aliases) or 'none'}.")
+        self._events(model["model_id"], name, {"action": "delete_alias", "key": alias, "before": aliases[alias]})
 
     def transition_model_version_stage(self, name: str, version: int | str, stage: str,
                                        archive_existing_versions: bool = False) -> ModelVersion:
         """MLflow's legacy stages; with ``archive_existing_versions`` the versions already in the
         target stage (Staging or Production) move to Archived."""
         target_stage = _stage(stage)
-        target = self.get_model_version(name, version)
+        model, target = self._model_and_version(name, version)
         self._check_policy(target_stage.value, f"stage {target_stage.value!r}", target)
-        model_id = self._model_row(name)["model_id"]
+        changes = []
         if archive_existing_versions and target_stage in (Stage.STAGING, Stage.PRODUCTION):
-            for other in self._live_versions(name):
-                if other.version != target.version and other.current_stage == target_stage.value:
-                    self._event(model_id, name, "transition_stage", version=other.version,
-                                value=Stage.ARCHIVED.value, before=other.current_stage,
-                                after=Stage.ARCHIVED.value)
-        self._event(model_id, name, "transition_stage", version=target.version,
-                    value=target_stage.value, before=target.current_stage, after=target_stage.value)
+            changes = [{"action": "transition_stage", "version": other.version, "value": Stage.ARCHIVED.value,
+                        "before": other.current_stage, "after": Stage.ARCHIVED.value}
+                       for other in self._live_versions(name)
+                       if other.version != target.version and other.current_stage == target_stage.value]
+        changes.append({"action": "transition_stage", "version": target.version, "value": target_stage.value,
+                        "before": target.current_stage, "after": target_stage.value})
+        self._events(model["model_id"], name, *changes)
         return self.get_model_version(name, target.version)
 
     def _check_policy(self, policy_key: str, what: str, version: ModelVersion) -> None:
@@ -432,28 +375,48 @@ class RegistryClient:
         if missing:
             raise PromotionBlockedError(what, version.name, version.version, missing, dict(version.tags))
 
-    def lineage(self, name: str, version: int | str) -> Any:
-        """The ``model_lineage`` row of a version: its run, params, metrics, commit and inputs."""
-        from pyspark.sql import functions as F
+    # -- lineage and audit ----------------------------------------------------------------------
+    def lineage(self, name: str, version: int | str, as_of: Any = None) -> dict[str, Any]:
+        """A version with its run: the run's params, metrics, git commit and training script, and
+        the datasets it logged with their Delta versions (a row of ``sparktrack.model_lineage``)."""
+        current = self.get_model_version(name, version, as_of)
+        found = {"name": current.name, "version": current.version, "aliases": list(current.aliases),
+                 "current_stage": current.current_stage, "run_id": current.run_id, "source": current.source,
+                 "experiment_id": None, "run_name": None, "run_status": None, "git_commit": None,
+                 "source_name": None, "params": {}, "metrics": {}, "inputs": []}
+        if current.run_id is None:
+            return found
+        runs = self._runs.run_rows([current.run_id]).runs()
+        if runs:
+            run = runs[0]
+            found.update(experiment_id=run.info.experiment_id, run_name=run.info.run_name,
+                         run_status=run.info.status, git_commit=run.data.tags.get(context.GIT_COMMIT),
+                         source_name=run.data.tags.get(context.SOURCE_NAME), params=dict(run.data.params),
+                         metrics=dict(run.data.metrics))
+            found["inputs"] = [{"name": d.name, "source_type": d.source_type, "source": d.source,
+                                "delta_version": d.delta_version, "context": d.context}
+                               for d in self._runs.run_inputs(current.run_id)]
+        return found
 
-        number = _version_number(version)
-        rows = self._delta.view("model_lineage").filter(
-            (F.col("name") == F.lit(name)) & (F.col("version") == F.lit(number))).collect()
-        return rows[0] if rows else None
+    def audit_log(self, name: str | None = None) -> pd.DataFrame:
+        """Every registry change (who, when, what, before/after), oldest first: the rows of
+        ``sparktrack.registry_audit`` as a pandas DataFrame."""
+        import pandas as pd
 
-    # -- audit ----------------------------------------------------------------------------------
-    def audit_log(self, name: str | None = None) -> DataFrame:
-        """Every registry change (who, when, what, before/after), oldest first."""
-        from pyspark.sql import functions as F
+        from sparktrack.store import layout
 
-        frame = self._delta.table(tables.REGISTRY_EVENTS)
-        if name is not None:
-            frame = frame.filter(F.col("model_id") == F.lit(self._model_row(name, allow_deleted=True)["model_id"]))
-        return frame.orderBy("event_time", "seq")
+        model_id = None if name is None else self._model_row(name, allow_deleted=True)["model_id"]
+        return pd.DataFrame(self._store.events(model_id), columns=list(layout.REGISTRY_EVENTS.names))
 
 
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=str)
+
+
+def _tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    if tags is not None and not isinstance(tags, Mapping):
+        raise InvalidValueError("tags", tags, "a dict of tag keys to values")
+    return {validation.validate_key(k, "tag"): validation.tag_value(k, v) for k, v in (tags or {}).items()}
 
 
 def _limit(max_results: int) -> int:

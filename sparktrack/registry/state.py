@@ -7,9 +7,7 @@ or restore, a stage, each tag key and each alias (a delete removes the key). The
 latest event of the model (or of the version). Rows are dicts with the views' column names, so
 ``RegisteredModel.from_row`` and ``ModelVersion.from_row`` read them as they read the views' rows.
 
-A registry holds few rows (a model's every change is one event), so this is plain Python; the
-point reads of a registry call (one model, one version) cost microseconds once the rows are read,
-where a view's plan costs a second or more, and 5-8 s in a new process's cold JVM.
+A registry holds few rows (a model's every change is one event), so this is plain Python.
 """
 
 from __future__ import annotations
@@ -19,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from sparktrack.search import SearchSchema
 
 _SETTERS = {"set_model_tag": "delete_model_tag", "set_alias": "delete_alias",
             "set_version_tag": "delete_version_tag"}
@@ -101,3 +101,21 @@ def fold(models: pa.Table, versions: pa.Table, events: pa.Table) -> RegistryStat
             "user_id": row["user_id"],
         }
     return RegistryState(models=found, versions=rows)
+
+
+def search_table(rows: list[dict[str, Any]], schema: SearchSchema, keys: dict[str, list[str]]) -> pa.Table:
+    """Models' or versions' rows as ``search.arrow`` takes them: the columns ``schema`` names
+    (and the ids), times as UTC timestamps, and a ``tags.<key>`` column per key the search names."""
+    import pyarrow as pa
+
+    times = set(schema.time_attributes.values())
+    numbers = set(schema.number_attributes.values())
+    names = {"model_id", *schema.string_attributes.values(), *times, *numbers,
+             *(column for column, _ in schema.default_order)}
+    columns = {}
+    for name in sorted(names):
+        kind = pa.timestamp("us", tz="UTC") if name in times else pa.int64() if name in numbers else pa.string()
+        columns[name] = pa.array([row[name] for row in rows], kind)
+    for key in keys.get("tags", []):
+        columns[f"tags.{key}"] = pa.array([row["tags"].get(key) for row in rows], pa.string())
+    return pa.table(columns)

@@ -8,7 +8,6 @@ runs or is written. The write is one Delta commit that replaces the rows of the 
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import hashlib
 import re
@@ -22,6 +21,7 @@ from sparktrack.models.signature import check_schema
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from sparktrack.client import SparkTrackClient
     from sparktrack.models.base import LoadedModel
     from sparktrack.tracking.datasets import TableRef
 
@@ -58,32 +58,28 @@ class PreparedBatch:
 
 def batch_score(model_uri: str, input: str, output: str, *, id_cols: Sequence[str] | None = None,
                 mode: str = "append", batch_id: str | None = None, store: str | None = None,
-                spark: SparkSession | None = None) -> ScoreResult:
+                spark: SparkSession | None = None, client: SparkTrackClient | None = None) -> ScoreResult:
     """Score ``input`` (Delta path or catalog table) with ``model_uri`` into ``output``.
 
     The output keeps ``id_cols`` (all input columns when None), adds the model's output column
     and the lineage columns. ``batch_id`` defaults to one derived from the model version and the
     input's Delta version, so scoring the same data with the same model again replaces the rows
-    it wrote. ``mode="overwrite"`` replaces the whole table instead."""
+    it wrote. ``mode="overwrite"`` replaces the whole table instead.
+
+    Models resolve through ``client`` (default: a client on ``store`` and ``spark``, or on the
+    default store and session)."""
     return write_batch(prepare_batch(model_uri, input, output, id_cols=id_cols, mode=mode,
-                                     batch_id=batch_id, store=store, spark=spark))
+                                     batch_id=batch_id, store=store, spark=spark, client=client))
 
 
 def prepare_batch(model_uri: str, input: str, output: str, *, id_cols: Sequence[str] | None = None,
                   mode: str = "append", batch_id: str | None = None, store: str | None = None,
-                  spark: SparkSession | None = None) -> PreparedBatch:
+                  spark: SparkSession | None = None, client: SparkTrackClient | None = None) -> PreparedBatch:
     """Resolve the model, read and check the input, and build the scored DataFrame (no job runs
-    and nothing is written). The caller's active store is left unchanged."""
-    return contextvars.copy_context().run(_prepare, model_uri, input, output, id_cols, mode,
-                                          batch_id, store, spark)
-
-
-def _prepare(model_uri: str, input: str, output: str, id_cols: Sequence[str] | None, mode: str,
-             batch_id: str | None, store: str | None, spark: SparkSession | None) -> PreparedBatch:
+    and nothing is written)."""
     from pyspark.sql import functions as F
 
-    import sparktrack
-    from sparktrack.tracking import fluent
+    from sparktrack.client import SparkTrackClient
     from sparktrack.tracking.datasets import TableRef, read_pinned
 
     if mode not in MODES:
@@ -92,10 +88,10 @@ def _prepare(model_uri: str, input: str, output: str, id_cols: Sequence[str] | N
         raise InvalidValueError("batch_id", batch_id,
                                 "1-200 letters, digits or the characters _ . : @ / -")
     source, target = TableRef.parse(input, "input"), TableRef.parse(output, "output")
-    if store is not None or spark is not None:
-        sparktrack.set_tracking_uri(store, spark)
-    spark = fluent.client().spark
-    model, name, version = _load(model_uri)
+    if client is None:
+        client = SparkTrackClient(store, spark) if store is not None or spark is not None else SparkTrackClient.default()
+    spark = client.spark
+    model, name, version = _load(model_uri, client)
     data, input_version = read_pinned(spark, source)
     where = f"the model {model_uri}"
     check_schema(data.schema, model.descriptor.signature, model.output_column, where)
@@ -138,20 +134,16 @@ def write_batch(batch: PreparedBatch) -> ScoreResult:
     return replace(batch.result, rows=_rows_written(batch.frame.sparkSession, batch.output, marker))
 
 
-def _load(model_uri: str) -> tuple[LoadedModel, str | None, int | None]:
+def _load(model_uri: str, client: SparkTrackClient) -> tuple[LoadedModel, str | None, int | None]:
     """The model, and its registered name and version when the URI goes through the registry."""
-    import sparktrack
+    from sparktrack import models
     from sparktrack.models.uris import check_models_uri
 
     if isinstance(model_uri, str) and model_uri.startswith("models:"):
-        from sparktrack.registry import RegistryClient
-        from sparktrack.tracking import fluent
-
         check_models_uri(model_uri)
-        client = fluent.client()
-        version = RegistryClient(client.store_root, client.spark, client.database).get_model_version_by_uri(model_uri)
-        return sparktrack.load_model(version.source), version.name, version.version
-    return sparktrack.load_model(model_uri), None, None
+        version = client.get_model_version_by_uri(model_uri)
+        return models.load_model(version.source, client=client), version.name, version.version
+    return models.load_model(model_uri, client=client), None, None
 
 
 def _kept_columns(columns: Sequence[str], id_cols: Sequence[str] | None, output_column: str) -> list[str]:

@@ -1,15 +1,21 @@
 """``TrackingClient``: MLflow's tracking operations by id, over one store.
 
-Validation and bookkeeping live here, once; the store only writes and reads rows.
+Validation and bookkeeping live here, once; the store only writes and reads rows. A client needs
+no JVM: it reaches for a SparkSession only for what is Spark's own (``output_format="spark"``,
+``log_input`` of a DataFrame, ``client.spark.sql``), and then registers the store's views in it.
 """
 
 from __future__ import annotations
 
 import json
-import threading
+import sys
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
 
+from sparktrack import defaults, search, settings
+from sparktrack.engine.files import ArtifactRepository, check_relative
+from sparktrack.engine.location import join_uri
 from sparktrack.entities import (
+    DatasetInput,
     Experiment,
     LifecycleStage,
     Metric,
@@ -21,9 +27,9 @@ from sparktrack.entities import (
     now_ms,
 )
 from sparktrack.errors import ExperimentNotFoundError, InvalidValueError
-from sparktrack.store.artifacts import ArtifactRepository
+from sparktrack.store.store import Store, open_store
 from sparktrack.tracking import context, validation
-from sparktrack.tracking.store import DatasetInput, DeltaTrackingStore
+from sparktrack.tracking.store import DeltaTrackingStore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,63 +38,39 @@ if TYPE_CHECKING:
 SEARCH_MAX_RESULTS_DEFAULT = 1000
 OutputFormat = Literal["list", "pandas", "spark"]
 
-_stores: dict[tuple[str, str, int], DeltaTrackingStore] = {}
-_stores_lock = threading.Lock()
-
-
-def open_store(root: str | None = None, spark: SparkSession | None = None,
-               database: str | None = None) -> DeltaTrackingStore:
-    """The process's one store for a root (and session), opened on first use."""
-    import atexit
-
-    from sparktrack import settings
-    from sparktrack.session import resolve_session
-    from sparktrack.store.delta_store import DeltaStore, normalize_root
-
-    spark = resolve_session(spark)
-    uri, _ = normalize_root(settings.STORE.get(root))
-    key = (uri, settings.DATABASE.get(database), id(spark))
-    with _stores_lock:
-        store = _stores.get(key)
-        if store is None:
-            store = DeltaTrackingStore(DeltaStore(spark, uri, database))
-            _stores[key] = store
-            atexit.register(store.delta.close)
-        return store
-
-
-def close_stores() -> None:
-    """Commit every open store's buffered records and forget the stores (tests, notebooks)."""
-    with _stores_lock:
-        stores = list(_stores.values())
-        _stores.clear()
-    for store in stores:
-        store.delta.close()
-    from sparktrack.tracking import fluent
-
-    fluent.forget_clients()
-
 
 class TrackingClient:
-    """Tracking operations on a store root (default: ``SPARKTRACK_STORE``)."""
+    """Tracking operations on a store root: ``store``, else the one ``set_tracking_uri`` set,
+    else the ``store`` setting (``SPARKTRACK_STORE``)."""
 
     def __init__(self, store: str | None = None, spark: SparkSession | None = None,
                  database: str | None = None):
-        self._store = open_store(store, spark, database)
-        self._delta = self._store.delta
+        if store is None:
+            store, spark = defaults.store(), spark if spark is not None else defaults.spark()
+        self.store: Store = open_store(store)
+        self._store = DeltaTrackingStore(self.store)
+        self._spark = spark
+        self._database = settings.DATABASE.get(database)
         self._artifact_uris: dict[str, str] = {}
 
     @property
     def spark(self) -> SparkSession:
-        return self._delta.spark
+        """The client's SparkSession (the one passed in, else the active one, else a new local
+        session with Delta), with the store's views registered in it. Started on first use."""
+        from sparktrack.session import resolve_session
+        from sparktrack.views import register_views
+
+        self._spark = resolve_session(self._spark)
+        register_views(self._spark, self.store, self._database)
+        return self._spark
 
     @property
     def store_root(self) -> str:
-        return self._delta.root
+        return self.store.root
 
     @property
     def database(self) -> str:
-        return self._delta.database
+        return self._database
 
     # -- experiments --------------------------------------------------------------------------
     def create_experiment(self, name: str, artifact_location: str | None = None,
@@ -145,10 +127,11 @@ class TrackingClient:
                    parent_run_id: str | None = None) -> Run:
         validation.validate_run_name(run_name)
         if parent_run_id is not None:
-            self._store.known_run(parent_run_id, allow_deleted=True)  # the parent must exist
+            self.get_run(parent_run_id)  # the parent must exist
         run_name = run_name or context.generate_run_name()
         user_tags = self._tag_dict(tags)
-        all_tags = {**context.system_tags(self.spark.sparkContext.applicationId),
+        app_id = self._spark_app_id()
+        all_tags = {**context.system_tags(app_id),
                     context.RUN_NAME: run_name, **user_tags}
         if parent_run_id:
             all_tags[context.PARENT_RUN_ID] = parent_run_id
@@ -159,9 +142,21 @@ class TrackingClient:
             tags=[RunTag(key=k, value=v) for k, v in all_tags.items()],
             run_name=run_name,
             parent_run_id=parent_run_id,
+            spark_app_id=app_id,
         )
         self._artifact_uris[run.info.run_id] = run.info.artifact_uri
         return run
+
+    def _spark_app_id(self) -> str | None:
+        """The Spark application this process runs, if one is running: never starts one."""
+        if self._spark is not None:
+            return self._spark.sparkContext.applicationId
+        if "pyspark.sql" not in sys.modules:  # no session can exist
+            return None
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        return active.sparkContext.applicationId if active is not None else None
 
     def get_run(self, run_id: str) -> Run:
         return self._store.get_run(validation.validate_id(run_id, "run"))
@@ -207,7 +202,23 @@ class TrackingClient:
         self._store.log_batch(validation.validate_id(run_id, "run"), metrics, params, tags)
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
-        self._store.log_inputs(run_id, datasets)
+        if isinstance(datasets, (str, bytes, DatasetInput)) or not all(isinstance(d, DatasetInput) for d in datasets):
+            raise InvalidValueError("log_inputs datasets", datasets, "a list of sparktrack.DatasetInput")
+        self._store.log_inputs(validation.validate_id(run_id, "run"), datasets)
+
+    def log_input(self, run_id: str, data: Any, context: str | None = None,
+                  name: str | None = None) -> DatasetInput:
+        """Record a dataset the run used: a Delta table's path (no Spark needed), a Spark
+        DataFrame (a Delta scan records the table and the version it read), or a DatasetInput."""
+        from sparktrack.tracking.datasets import dataset_input
+
+        dataset = dataset_input(data, context, name, self.store.location.storage_options)
+        self.log_inputs(run_id, [dataset])
+        return dataset
+
+    def get_run_inputs(self, run_id: str) -> list[DatasetInput]:
+        """The datasets the run logged as inputs, oldest first."""
+        return self._store.run_inputs(validation.validate_id(run_id, "run"))
 
     def flush(self) -> None:
         """Commit everything logged so far to the store."""
@@ -219,11 +230,9 @@ class TrackingClient:
         if uri is None:
             uri = self.get_run(run_id).info.artifact_uri
             self._artifact_uris[run_id] = uri
-        return ArtifactRepository(self.spark, uri)
+        return ArtifactRepository(uri, self.store.location.storage_options)
 
     def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
-        from sparktrack.store.artifacts import check_relative, join_uri
-
         return join_uri(self._artifacts(run_id).root, check_relative(artifact_path))
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> str:
@@ -276,13 +285,28 @@ class TrackingClient:
         if output_format not in ("list", "pandas", "spark"):
             raise InvalidValueError("output_format", output_format, "one of 'list', 'pandas', 'spark'")
         filter_string, order_by = validation.validate_filter(filter_string), validation.validate_order_by(order_by)
-        run_ids = self._store.search_runs(ids, filter_string, _view_type(run_view_type),
-                                          None if max_results is None else _max_results(max_results),
-                                          order_by)
+        view_type = _view_type(run_view_type)
+        limit = None if max_results is None else _max_results(max_results)
         if output_format == "spark":
-            return self._store.runs_frame(run_ids)
+            return self._runs_frame(ids, filter_string, order_by, view_type, limit)
+        run_ids = self._store.search_runs(ids, filter_string, view_type, limit, order_by)
         found = self._store.run_rows(run_ids)
         return found.pandas() if output_format == "pandas" else found.runs()
+
+    def _runs_frame(self, experiment_ids: list[str], filter_string: str | None, order_by: list[str],
+                    view_type: ViewType, limit: int | None) -> DataFrame:
+        """The search as a lazily evaluated Spark query over the ``runs`` view (the filter
+        compiled to Spark Columns, with the semantics of the search in the driver)."""
+        from pyspark.sql import functions as F
+
+        from sparktrack.views import view_sql
+
+        query = search.bind(filter_string, order_by, search.RUNS)  # a bad filter fails before Spark starts
+        self.flush()
+        frame = self.spark.sql(view_sql(self.store, "runs_current")).filter(
+            F.col("experiment_id").isin(*experiment_ids) & F.col("lifecycle_stage").isin(*view_type.stages()))
+        frame = search.spark.apply(frame, query)
+        return frame if limit is None else frame.limit(limit)
 
     def _experiment_ids(self, experiment_ids: str | Sequence[str] | None,
                         experiment_names: Sequence[str] | None) -> list[str]:

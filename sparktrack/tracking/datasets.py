@@ -1,15 +1,15 @@
-"""Tables jobs read: by Delta path or catalog name, pinned to a version, described as run inputs."""
+"""Datasets as run inputs (a Delta table by path with delta-rs, or a Spark DataFrame), and the
+tables jobs read: by Delta path or catalog name, pinned to a version."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
+from sparktrack.engine.location import SQL_IDENTIFIER, URI_SCHEME, engine_uri, spark_uri
+from sparktrack.entities import DatasetInput
 from sparktrack.errors import InvalidValueError, TableNotFoundError
-from sparktrack.store.artifacts import URI_SCHEME
-from sparktrack.store.delta_store import SQL_IDENTIFIER
-from sparktrack.tracking.store import DatasetInput
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -29,10 +29,53 @@ def delta_source(df: DataFrame) -> tuple[str, int] | None:
     return None
 
 
-def dataset_input(df: DataFrame, context: str | None = None, name: str | None = None) -> DatasetInput:
-    """A ``DatasetInput`` for a DataFrame: Delta path and version when it reads a Delta table."""
-    if not hasattr(df, "_jdf") or not hasattr(df, "schema"):
-        raise InvalidValueError("log_input data", df, "a Spark DataFrame")
+def dataset_input(data: object, context: str | None = None, name: str | None = None,
+                  storage_options: Mapping[str, str] | None = None) -> DatasetInput:
+    """A ``DatasetInput`` for a Delta table path (read with delta-rs, no JVM), a Spark DataFrame
+    (Delta path and version when it scans a Delta table), or a DatasetInput (as it is)."""
+    if context is not None and not isinstance(context, str):
+        raise InvalidValueError("log_input context", context, "a string such as 'training', or None")
+    if name is not None and not isinstance(name, str):
+        raise InvalidValueError("log_input name", name, "a string, or None")
+    if isinstance(data, DatasetInput):
+        return data
+    if isinstance(data, str):
+        return _path_input(data, context, name, storage_options)
+    if not hasattr(data, "_jdf") or not hasattr(data, "schema"):
+        raise InvalidValueError("log_input data", data, "a Delta table path, a Spark DataFrame or a DatasetInput")
+    return _frame_input(data, context, name)
+
+
+def _path_input(path: str, context: str | None, name: str | None,
+                storage_options: Mapping[str, str] | None) -> DatasetInput:
+    """A Delta table at ``path``: its current version and schema, read from its log by delta-rs."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError as NoDeltaTable
+
+    if not path.strip():
+        raise InvalidValueError("log_input data", path, "a Delta table path, a Spark DataFrame or a DatasetInput")
+    source = spark_uri(path) if URI_SCHEME.match(path) is None else path
+    try:
+        table = DeltaTable(engine_uri(path), storage_options=dict(storage_options or {}))
+    except NoDeltaTable:
+        raise TableNotFoundError(path, "there is no Delta table at that path") from None
+    except OSError as exc:
+        raise TableNotFoundError(path, f"it cannot be read ({str(exc).splitlines()[0]})") from None
+    schema_json = table.schema().to_json()
+    return _described(source, table.version(), schema_json, "delta", context, name)
+
+
+def _described(source: str, version: int | None, schema_json: str, source_type: str,
+               context: str | None, name: str | None) -> DatasetInput:
+    digest = hashlib.sha256(f"{source}|{version}|{schema_json}".encode()).hexdigest()[:16]
+    return DatasetInput(
+        name=name or (source.rstrip("/").rsplit("/", 1)[-1] if source_type == "delta" else "dataset"),
+        digest=digest, source_type=source_type, source=source, delta_version=version,
+        schema_json=schema_json, context=context,
+    )
+
+
+def _frame_input(df: DataFrame, context: str | None, name: str | None) -> DatasetInput:
     schema_json = df.schema.json()
     found = delta_source(df)
     if found is not None:
@@ -42,12 +85,7 @@ def dataset_input(df: DataFrame, context: str | None = None, name: str | None = 
         files = sorted(df.inputFiles())
         source, version = (",".join(files[:20]) if files else "<in-memory>"), None
         source_type = "files" if files else "dataframe"
-    digest = hashlib.sha256(f"{source}|{version}|{schema_json}".encode()).hexdigest()[:16]
-    return DatasetInput(
-        name=name or (source.rstrip("/").rsplit("/", 1)[-1] if source_type == "delta" else "dataset"),
-        digest=digest, source_type=source_type, source=source, delta_version=version,
-        schema_json=schema_json, context=context,
-    )
+    return _described(source, version, schema_json, source_type, context, name)
 
 
 @dataclass(frozen=True)

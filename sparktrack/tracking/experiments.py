@@ -1,4 +1,4 @@
-"""Experiment constants, and experiments' current state folded from their rows in the driver.
+"""Experiments' current state folded from their rows in the driver, and laid out for a search.
 
 The ``experiments`` view computes the same in Spark; the rules are the view's: the latest
 lifecycle event gives the stage (``active`` without one) and the last update time, and the latest
@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sparktrack.store.bootstrap import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME  # noqa: F401
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from sparktrack.entities import Experiment
-
-DEFAULT_EXPERIMENT_ID = "0"
-DEFAULT_EXPERIMENT_NAME = "Default"
 
 
 def fold(experiments: pa.Table, events: pa.Table) -> list[Experiment]:
@@ -40,3 +39,22 @@ def fold(experiments: pa.Table, events: pa.Table) -> list[Experiment]:
             tags={key: value for key, (_, value) in tags.get(eid, {}).items() if value is not None},
         ))
     return found
+
+
+def search_table(found: list[Experiment], tag_keys: list[str]) -> pa.Table:
+    """The experiments as ``search.arrow`` takes them: the attribute columns, times as UTC
+    timestamps, and a ``tags.<key>`` column for each key a search names."""
+    import pyarrow as pa
+
+    times = pa.timestamp("ms", tz="UTC")
+    columns = {
+        "experiment_id": pa.array([e.experiment_id for e in found], pa.string()),
+        "name": pa.array([e.name for e in found], pa.string()),
+        "artifact_location": pa.array([e.artifact_location for e in found], pa.string()),
+        "lifecycle_stage": pa.array([e.lifecycle_stage for e in found], pa.string()),
+        "creation_time": pa.array([e.creation_time for e in found], times),
+        "last_update_time": pa.array([e.last_update_time for e in found], times),
+    }
+    for key in tag_keys:
+        columns[f"tags.{key}"] = pa.array([e.tags.get(key) for e in found], pa.string())
+    return pa.table(columns)

@@ -1,7 +1,9 @@
-"""The fluent API (``sparktrack.log_metric`` and friends): thin wrappers over a TrackingClient.
+"""The fluent API (``sparktrack.log_metric`` and friends): thin wrappers over a SparkTrackClient
+on the default store (``set_tracking_uri``).
 
 The active run and the active experiment live in ``ContextVar``s, so each thread and each asyncio
-task has its own (a new thread starts with no active run).
+task has its own (a new thread starts with no active run). The store set by ``set_tracking_uri``
+is the process's (see sparktrack.defaults).
 """
 
 from __future__ import annotations
@@ -12,20 +14,23 @@ import threading
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from sparktrack.entities import Experiment, Metric, Param, Run, RunStatus, RunTag, ViewType, now_ms
+from sparktrack import defaults
+from sparktrack.client import SparkTrackClient
+from sparktrack.entities import DatasetInput, Experiment, Metric, Param, Run, RunStatus, RunTag, ViewType, now_ms
 from sparktrack.errors import RunStateError
+from sparktrack.store.bootstrap import DEFAULT_EXPERIMENT_ID
 from sparktrack.tracking import validation
-from sparktrack.tracking.client import SEARCH_MAX_RESULTS_DEFAULT, OutputFormat, TrackingClient
-from sparktrack.tracking.experiments import DEFAULT_EXPERIMENT_ID
-from sparktrack.tracking.store import DatasetInput
+from sparktrack.tracking.client import SEARCH_MAX_RESULTS_DEFAULT, OutputFormat
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from sparktrack.models.pyfunc import PythonModel
+    from sparktrack.models.spark import SparkModel
+    from sparktrack.registry.entities import ModelVersion
+
 _active_runs: ContextVar[tuple[ActiveRun, ...]] = ContextVar("sparktrack_active_runs", default=())
 _active_experiment: ContextVar[str | None] = ContextVar("sparktrack_active_experiment", default=None)
-_store_root: ContextVar[str | None] = ContextVar("sparktrack_store_root", default=None)
-_spark: ContextVar[SparkSession | None] = ContextVar("sparktrack_spark", default=None)
 _exit_hook = threading.Lock()
 _exit_hook_set = False
 
@@ -47,11 +52,11 @@ class ActiveRun(Run):
 
 
 def set_tracking_uri(store: str | None, spark: SparkSession | None = None) -> None:
-    """Point the fluent API at a store root (``None``: back to ``SPARKTRACK_STORE``).
+    """Point the fluent API, and every client created without a store, at a store root
+    (``None``: back to the ``store`` setting), and optionally at a SparkSession.
 
     Experiment ids belong to a store, so this also clears the active experiment."""
-    _store_root.set(store)
-    _spark.set(spark)
+    defaults.set_default(store, spark)
     _active_experiment.set(None)
 
 
@@ -62,15 +67,18 @@ def get_tracking_uri() -> str:
     return client().store_root
 
 
-_clients: dict[tuple[str | None, int], TrackingClient] = {}
+_clients: dict[tuple[str | None, int], SparkTrackClient] = {}
+_clients_lock = threading.Lock()
 
 
-def client() -> TrackingClient:
-    """The TrackingClient behind the fluent API (one per store root and session)."""
-    key = (_store_root.get(), id(_spark.get()))
+def client() -> SparkTrackClient:
+    """The client behind the fluent API: one per default store and session."""
+    key = (defaults.store(), id(defaults.spark()))
     found = _clients.get(key)
     if found is None:
-        found = _clients[key] = TrackingClient(_store_root.get(), _spark.get())
+        with _clients_lock:
+            found = _clients.get(key) or SparkTrackClient.default()
+            _clients[key] = found
     return found
 
 
@@ -176,7 +184,7 @@ def active_run() -> ActiveRun | None:
     return active[-1] if active else None
 
 
-def _run_id(check: Callable[[], object] | None = None) -> str:
+def logging_run_id(check: Callable[[], object] | None = None) -> str:
     """The active run's id. With none, start one, as MLflow does on the first log call; but run
     ``check`` (the call's validation) first, so that bad input leaves no empty run behind."""
     active = _active_runs.get()
@@ -188,8 +196,8 @@ def _run_id(check: Callable[[], object] | None = None) -> str:
 
 
 def _check_artifact(local_path: str | None, artifact_path: str | None, text: object = "") -> None:
+    from sparktrack.engine.files import check_relative
     from sparktrack.errors import ArtifactNotFoundError, InvalidValueError
-    from sparktrack.store.artifacts import check_relative
 
     check_relative(artifact_path)
     if local_path is not None and not os.path.exists(local_path):
@@ -225,17 +233,17 @@ def restore_run(run_id: str) -> None:
 
 # -- logging ------------------------------------------------------------------------------------
 def log_param(key: str, value: Any) -> Any:
-    run_id = _run_id(lambda: validation.validate_batch(params=[Param(key=key, value=value)]))
+    run_id = logging_run_id(lambda: validation.validate_batch(params=[Param(key=key, value=value)]))
     return client().log_param(run_id, key, value)
 
 
 def log_params(params: Mapping[str, Any]) -> None:
     batch = [Param(key=k, value=v) for k, v in params.items()]
-    client().log_batch(_run_id(lambda: validation.validate_batch(params=batch)), params=batch)
+    client().log_batch(logging_run_id(lambda: validation.validate_batch(params=batch)), params=batch)
 
 
 def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
-    run_id = _run_id(lambda: validation.validate_metric(key, value, now_ms() if timestamp is None else timestamp,
+    run_id = logging_run_id(lambda: validation.validate_metric(key, value, now_ms() if timestamp is None else timestamp,
                                                         step))
     client().log_metric(run_id, key, value, timestamp, step)
 
@@ -244,62 +252,64 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None,
                 timestamp: int | None = None) -> None:
     now = now_ms() if timestamp is None else timestamp
     batch = [Metric(key=k, value=v, timestamp=now, step=0 if step is None else step) for k, v in metrics.items()]
-    client().log_batch(_run_id(lambda: validation.validate_batch(metrics=batch)), metrics=batch)
+    client().log_batch(logging_run_id(lambda: validation.validate_batch(metrics=batch)), metrics=batch)
 
 
 def set_tag(key: str, value: Any) -> None:
-    client().set_tag(_run_id(lambda: validation.validate_batch(tags=[RunTag(key=key, value=value)])), key, value)
+    client().set_tag(logging_run_id(lambda: validation.validate_batch(tags=[RunTag(key=key, value=value)])), key, value)
 
 
 def set_tags(tags: Mapping[str, Any]) -> None:
     batch = [RunTag(key=k, value=v) for k, v in tags.items()]
-    client().log_batch(_run_id(lambda: validation.validate_batch(tags=batch)), tags=batch)
+    client().log_batch(logging_run_id(lambda: validation.validate_batch(tags=batch)), tags=batch)
 
 
 def delete_tag(key: str) -> None:
-    client().delete_tag(_run_id(), key)
+    client().delete_tag(logging_run_id(), key)
 
 
 def log_batch(metrics: Sequence[Metric] = (), params: Sequence[Param] = (),
               tags: Sequence[RunTag] = ()) -> None:
     checked = validation.validate_batch(metrics, params, tags)  # lists, even if given generators
-    client().log_batch(_run_id(), *checked)
+    client().log_batch(logging_run_id(), *checked)
 
 
 def log_artifact(local_path: str, artifact_path: str | None = None) -> str:
-    return client().log_artifact(_run_id(lambda: _check_artifact(local_path, artifact_path)), local_path,
+    return client().log_artifact(logging_run_id(lambda: _check_artifact(local_path, artifact_path)), local_path,
                                  artifact_path)
 
 
 def log_artifacts(local_dir: str, artifact_path: str | None = None) -> str:
-    return client().log_artifacts(_run_id(lambda: _check_artifact(local_dir, artifact_path)), local_dir,
+    return client().log_artifacts(logging_run_id(lambda: _check_artifact(local_dir, artifact_path)), local_dir,
                                   artifact_path)
 
 
 def log_text(text: str, artifact_file: str) -> str:
-    return client().log_text(_run_id(lambda: _check_artifact(None, artifact_file, text)), text, artifact_file)
+    return client().log_text(logging_run_id(lambda: _check_artifact(None, artifact_file, text)), text, artifact_file)
 
 
 def log_dict(dictionary: Mapping[str, Any], artifact_file: str) -> str:
-    return client().log_dict(_run_id(lambda: _check_artifact(None, artifact_file)), dictionary, artifact_file)
+    return client().log_dict(logging_run_id(lambda: _check_artifact(None, artifact_file)), dictionary, artifact_file)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
-    return client().get_artifact_uri(_run_id(), artifact_path)
+    return client().get_artifact_uri(logging_run_id(), artifact_path)
 
 
 def get_metric_history(run_id: str, key: str) -> list[Metric]:
     return client().get_metric_history(run_id, key)
 
 
-def log_input(data: DataFrame | DatasetInput, context: str | None = None,
+def log_input(data: str | DataFrame | DatasetInput, context: str | None = None,
               name: str | None = None) -> DatasetInput:
-    """Record a dataset the active run used. A DataFrame read from a Delta table records the
-    table's path and the exact version it read."""
+    """Record a dataset the active run used: a Delta table's path (its current version, read
+    without Spark), or a DataFrame (read from a Delta table, it records the table and the exact
+    version it read)."""
     from sparktrack.tracking.datasets import dataset_input
 
-    dataset = data if isinstance(data, DatasetInput) else dataset_input(data, context, name)
-    client().log_inputs(_run_id(), [dataset])
+    c = client()
+    dataset = dataset_input(data, context, name, c.store.location.storage_options)  # checked first
+    c.log_inputs(logging_run_id(), [dataset])
     return dataset
 
 
@@ -317,3 +327,38 @@ def search_runs(experiment_ids: str | Sequence[str] | None = None, filter_string
         experiment_ids = [_active_experiment.get() or DEFAULT_EXPERIMENT_ID]
     return client().search_runs(experiment_ids, filter_string, run_view_type, max_results,
                                 order_by, output_format, experiment_names)
+
+
+# -- models and SQL -----------------------------------------------------------------------------
+def register_model(model_uri: str, name: str, tags: Mapping[str, Any] | None = None) -> ModelVersion:
+    """Register the model at ``model_uri`` (e.g. ``runs:/<run_id>/model``) as a new version of
+    ``name``."""
+    return client().register_model(model_uri, name, tags)
+
+
+def load_model(model_uri: str) -> SparkModel | PythonModel:
+    """Load the model at ``model_uri`` (``runs:/``, ``models:/``, or a directory) with its flavor."""
+    from sparktrack import models
+
+    return models.load_model(model_uri, client=client())
+
+
+def register_views(spark: SparkSession | None = None) -> str:
+    """Make the default store's tables and views visible to ``spark.sql`` in ``spark`` (default:
+    the active session, else a new local one) as ``sparktrack.runs`` and so on. Returns the
+    database."""
+    from sparktrack.session import resolve_session
+    from sparktrack.views import register_views as register
+
+    c = client()
+    return register(resolve_session(spark if spark is not None else defaults.spark()), c.store, c.database)
+
+
+def sql(statement: str) -> DataFrame:
+    """Run a Spark SQL statement with the default store's views registered (``sparktrack.runs``,
+    ``sparktrack.metrics``, ``sparktrack.model_lineage``...)."""
+    from sparktrack.errors import InvalidValueError
+
+    if not isinstance(statement, str) or not statement.strip():
+        raise InvalidValueError("sql statement", statement, "a Spark SQL statement, e.g. 'SELECT * FROM sparktrack.runs'")
+    return client().spark.sql(statement)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from sparktrack.store import tables
+from sparktrack.store import layout
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,14 +23,14 @@ if TYPE_CHECKING:
     from sparktrack.entities import Run
 
 #: The tables a run's current state is folded from; ``runs`` and ``run_events`` are required.
-SOURCES = (tables.RUNS, tables.RUN_EVENTS, tables.PARAMS, tables.TAGS, tables.METRICS_LATEST)
+SOURCES = (layout.RUNS, layout.RUN_EVENTS, layout.PARAMS, layout.TAGS, layout.METRICS_LATEST)
 
 #: The attribute columns, in the ``runs`` view's order.
 ATTRIBUTES = ("run_id", "experiment_id", "run_name", "user_id", "status", "start_time", "end_time",
               "lifecycle_stage", "artifact_uri", "parent_run_id", "spark_app_id")
 
 #: Each kind of entry and the table its current values come from, in the pandas layout's order.
-ENTRIES = {"metrics": tables.METRICS_LATEST, "params": tables.PARAMS, "tags": tables.TAGS}
+ENTRIES = {"metrics": layout.METRICS_LATEST, "params": layout.PARAMS, "tags": layout.TAGS}
 
 
 @dataclass(frozen=True)

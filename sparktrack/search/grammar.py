@@ -1,5 +1,6 @@
-"""MLflow's search grammar (``filter_string`` and ``order_by``), compiled to PySpark Columns, or
-evaluated on an Arrow table with the same semantics (:func:`apply_arrow`, for run searches).
+"""MLflow's search grammar (``filter_string`` and ``order_by``), parsed and bound to a schema.
+``search.arrow`` evaluates a bound query on an Arrow table in the driver and ``search.spark``
+compiles it to Spark Columns, with the same semantics.
 
 A filter is a conjunction of comparisons joined by ``AND`` (any case)::
 
@@ -32,32 +33,11 @@ missing ones. Values are never pasted into SQL text: every value is a literal Co
 from __future__ import annotations
 
 import math
-import operator
 import re
-from dataclasses import dataclass, field
-from functools import reduce
-from typing import TYPE_CHECKING, Callable, Iterator
+from dataclasses import dataclass
 
 from sparktrack.errors import SHOWN_CHARS, FilterSyntaxError
-
-if TYPE_CHECKING:
-    import pyarrow as pa
-    from pyspark.sql import Column, DataFrame
-
-__all__ = [
-    "Comparison",
-    "SearchSchema",
-    "RUNS",
-    "EXPERIMENTS",
-    "MODEL_VERSIONS",
-    "REGISTERED_MODELS",
-    "parse_filter",
-    "compile_filter",
-    "compile_order_by",
-    "map_keys",
-    "apply",
-    "apply_arrow",
-]
+from sparktrack.search.schemas import PLURAL, RUNS, SearchSchema
 
 NUMBER_OPS = ("=", "!=", "<", "<=", ">", ">=")
 STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
@@ -68,8 +48,8 @@ _ENTITY_ALIASES = {
     "tag": "tag", "tags": "tag",
     "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
 }
-_PLURAL = {"metric": "metrics", "param": "params", "tag": "tags", "attribute": "attributes"}
 _MLFLOW_NUMERIC_ENTITIES = frozenset({"metric"})
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,73 +62,6 @@ class Comparison:
     value: object  # float, str, or tuple[str, ...] for IN / NOT IN
     position: int  # offset of the identifier in the filter text
 
-
-@dataclass(frozen=True, kw_only=True)
-class SearchSchema:
-    """The DataFrame a filter or order_by is compiled against."""
-
-    name: str  # "runs" / "experiments", used in messages
-    map_columns: dict[str, str]  # entity -> map column, e.g. {"metric": "metrics"}
-    string_attributes: dict[str, str]  # attribute key -> string column
-    time_attributes: dict[str, str]  # attribute key -> TIMESTAMP column, compared as epoch ms
-    numeric_entities: frozenset[str]  # map entities whose values are numbers
-    default_order: tuple[tuple[str, str], ...]  # (column, "ASC" | "DESC") tie-breakers, in order
-    number_attributes: dict[str, str] = field(default_factory=dict)  # attribute key -> numeric column
-
-    def prefixes(self) -> str:
-        names = [f"{_PLURAL[e]}.<key>" for e in ("metric", "param", "tag") if e in self.map_columns]
-        return ", ".join(names) + " or attributes.<key>"
-
-    def bare_attributes(self) -> frozenset[str]:
-        """Attribute names that may be written without the ``attributes.`` prefix."""
-        return frozenset(self.string_attributes) | frozenset(self.time_attributes) | frozenset(self.number_attributes)
-
-    def attribute_names(self) -> str:
-        return ", ".join(sorted({*self.string_attributes, *self.time_attributes, *self.number_attributes}))
-
-
-RUNS = SearchSchema(
-    name="runs",
-    map_columns={"metric": "metrics", "param": "params", "tag": "tags"},
-    string_attributes={
-        key: key
-        for key in ("run_id", "experiment_id", "run_name", "user_id", "status",
-                    "lifecycle_stage", "artifact_uri")
-    },
-    time_attributes={"start_time": "start_time", "end_time": "end_time", "created": "start_time"},
-    numeric_entities=frozenset({"metric"}),
-    default_order=(("start_time", "DESC"), ("run_id", "ASC")),
-)
-
-MODEL_VERSIONS = SearchSchema(
-    name="model versions",
-    map_columns={"tag": "tags"},
-    string_attributes={key: key for key in ("name", "run_id", "source", "current_stage", "user_id")},
-    time_attributes={"creation_time": "creation_time", "last_updated_time": "last_updated_time"},
-    number_attributes={"version_number": "version", "version": "version"},
-    numeric_entities=frozenset(),
-    default_order=(("name", "ASC"), ("version", "DESC")),
-)
-
-REGISTERED_MODELS = SearchSchema(
-    name="registered models",
-    map_columns={"tag": "tags"},
-    string_attributes={"name": "name", "description": "description"},
-    time_attributes={"creation_time": "creation_time", "last_updated_time": "last_updated_time"},
-    numeric_entities=frozenset(),
-    default_order=(("name", "ASC"),),
-)
-
-EXPERIMENTS = SearchSchema(
-    name="experiments",
-    map_columns={"tag": "tags"},
-    string_attributes={
-        key: key for key in ("experiment_id", "name", "artifact_location", "lifecycle_stage")
-    },
-    time_attributes={"creation_time": "creation_time", "last_update_time": "last_update_time"},
-    numeric_entities=frozenset(),
-    default_order=(("creation_time", "DESC"), ("experiment_id", "ASC")),
-)
 
 
 # --------------------------------------------------------------------------------------- tokens
@@ -451,7 +364,7 @@ def _check_pattern(text: str, token: _Token) -> None:
 
 def _entity_kind(entity: str, numeric_entities: frozenset[str]) -> tuple[str, str]:
     kind = "number" if entity in numeric_entities else "string"
-    return kind, _PLURAL[entity]
+    return kind, PLURAL[entity]
 
 
 def parse_filter(text: str | None) -> list[Comparison]:
@@ -470,51 +383,44 @@ def parse_filter(text: str | None) -> list[Comparison]:
     return [item.comparison for item in parsed]
 
 
+
 # ------------------------------------------------------------------------------------ binding
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Target:
-    """Where a comparison's left-hand side lives in the DataFrame."""
+class Target:
+    """Where a comparison's left-hand side lives: a map column's key, or an attribute column."""
 
     kind: str  # "map" | "string" | "time" | "number"
     column: str
     key: str = ""
     numeric: bool = False
 
-    def lookup(self) -> Column:
-        """The value to sort on: a map lookup (NULL when the key is missing) or a column."""
-        from pyspark.sql import functions as F
-
-        column = F.col(self.column)
-        return column.getItem(self.key) if self.kind == "map" else column
-
-    def expression(self) -> Column:
-        """The value to compare: as :meth:`lookup`, with times as epoch milliseconds."""
-        from pyspark.sql import functions as F
-
-        return F.unix_millis(self.lookup()) if self.kind == "time" else self.lookup()
+    @property
+    def name(self) -> str:
+        """The column an Arrow table holds the values in: ``metrics.acc`` for a map lookup."""
+        return f"{self.column}.{self.key}" if self.kind == "map" else self.column
 
 
-def _resolve(text: str, identifier: _Identifier, schema: SearchSchema) -> _Target:
+def _resolve(text: str, identifier: _Identifier, schema: SearchSchema) -> Target:
     entity, key = identifier.entity, identifier.key
     if entity == "attribute":
         if key in schema.string_attributes:
-            return _Target(kind="string", column=schema.string_attributes[key])
+            return Target(kind="string", column=schema.string_attributes[key])
         if key in schema.time_attributes:
-            return _Target(kind="time", column=schema.time_attributes[key])
+            return Target(kind="time", column=schema.time_attributes[key])
         if key in schema.number_attributes:
-            return _Target(kind="number", column=schema.number_attributes[key])
+            return Target(kind="number", column=schema.number_attributes[key])
         raise _fail(text, identifier.position, f"Unknown attribute {_cut(key)!r} for {schema.name}: "
                                                f"valid attributes are {schema.attribute_names()}")
     if entity not in schema.map_columns:
-        raise _fail(text, identifier.position, f"{schema.name} have no {_PLURAL[entity]} "
+        raise _fail(text, identifier.position, f"{schema.name} have no {PLURAL[entity]} "
                                                f"({_cut(identifier.text)!r}): use {schema.prefixes()}")
     numeric = entity in schema.numeric_entities
-    return _Target(kind="map", column=schema.map_columns[entity], key=key, numeric=numeric)
+    return Target(kind="map", column=schema.map_columns[entity], key=key, numeric=numeric)
 
 
-def _bind(text: str, parsed: _Parsed, schema: SearchSchema) -> _Target:
+def _bind(text: str, parsed: _Parsed, schema: SearchSchema) -> Target:
     target = _resolve(text, parsed.identifier, schema)
     name = parsed.identifier.key
     if target.kind == "map":
@@ -528,49 +434,8 @@ def _bind(text: str, parsed: _Parsed, schema: SearchSchema) -> _Target:
     return target
 
 
-# ---------------------------------------------------------------------------------- compiling
 
-_COMPARE: dict[str, Callable[[Column, Column], Column]] = {
-    "=": operator.eq, "!=": operator.ne, "<": operator.lt,
-    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-}
-
-
-def _condition(target: _Target, comparison: Comparison) -> Column:
-    from pyspark.sql import functions as F
-
-    lhs, op, value = target.expression(), comparison.op, comparison.value
-    if op == "LIKE":
-        return lhs.like(str(value))
-    if op == "ILIKE":
-        return lhs.ilike(str(value))
-    if op in ("IN", "NOT IN"):
-        matched = lhs.isin(*value)  # type: ignore[misc]
-        return matched if op == "IN" else ~matched
-    condition = _COMPARE[op](lhs, F.lit(value))
-    if not target.numeric:
-        return condition
-    # Spark orders NaN above every number and equal to itself; MLflow (Python) makes only != true.
-    return F.when(F.isnan(lhs), F.lit(op == "!=")).otherwise(condition)
-
-
-def compile_filter(text: str | None, schema: SearchSchema) -> Column | None:
-    """Compile a filter to one boolean Column over ``schema``'s DataFrame; None when no filter.
-
-    Raises :class:`~sparktrack.errors.FilterSyntaxError` before any Spark call when the filter is
-    malformed or names something ``schema`` lacks.
-    """
-    text, parsed = _parse(text, schema)
-    bound = [(_bind(text, item, schema), item.comparison) for item in parsed]
-    if not bound:
-        return None
-    return reduce(operator.and_, (_condition(target, comparison) for target, comparison in bound))
-
-
-# ----------------------------------------------------------------------------------- ordering
-
-
-def _parse_order_clause(clause: str, schema: SearchSchema) -> tuple[_Target, bool]:
+def _parse_order_clause(clause: str, schema: SearchSchema) -> tuple[Target, bool]:
     if not isinstance(clause, str):
         raise _fail(repr(clause), 0, f"order_by clauses are strings; got {clause!r} of type "
                                      f"{type(clause).__name__}, e.g. write 'metrics.accuracy DESC'")
@@ -592,114 +457,38 @@ def _parse_order_clause(clause: str, schema: SearchSchema) -> tuple[_Target, boo
     return target, not direction.is_keyword("DESC")
 
 
-def _sort_columns(target: _Target, ascending: bool) -> Iterator[Column]:
-    from pyspark.sql import functions as F
-
-    column = target.lookup()
-    if target.numeric:  # numbers, then NaN, then missing: whatever the direction
-        yield F.when(column.isNull(), 2).when(F.isnan(column), 1).otherwise(0).asc()
-    yield column.asc_nulls_last() if ascending else column.desc_nulls_last()
 
 
-def compile_order_by(clauses: list[str] | None, schema: SearchSchema) -> list[Column]:
-    """Sort Columns for ``clauses`` (``'<identifier> [ASC|DESC]'`` each), then ``schema``'s
-    default tie-breakers. Missing values sort last in both directions."""
-    return [column for target, asc in _ordering(clauses, schema) for column in _sort_columns(target, asc)]
-
-
-def _ordering(clauses: list[str] | None, schema: SearchSchema) -> list[tuple[_Target, bool]]:
+def _ordering(clauses: list[str] | None, schema: SearchSchema) -> list[tuple[Target, bool]]:
     """(target, ascending) of each clause, then of ``schema``'s default tie-breakers."""
     ordering = [_parse_order_clause(clause, schema) for clause in clauses or []]
-    return ordering + [(_Target(kind="string", column=name), direction.upper() == "ASC")
+    return ordering + [(Target(kind="string", column=name), direction.upper() == "ASC")
                        for name, direction in schema.default_order]
 
 
-def map_keys(filter_string: str | None, order_by: list[str] | None, schema: SearchSchema) -> dict[str, list[str]]:
-    """The keys that ``filter_string`` and ``order_by`` look up in each of ``schema``'s map
-    columns, e.g. ``{"metrics": ["acc"], "params": ["model"]}``: all a search needs of the maps.
-    Raises :class:`~sparktrack.errors.FilterSyntaxError` as :func:`compile_filter` does."""
+@dataclass(frozen=True)
+class Query:
+    """A filter and an ``order_by`` bound to a schema: what every evaluator compiles."""
+
+    schema: SearchSchema
+    conditions: list[tuple[Target, Comparison]]
+    ordering: list[tuple[Target, bool]]  # (target, ascending), the schema's tie-breakers last
+
+    @property
+    def keys(self) -> dict[str, list[str]]:
+        """The keys the query looks up in each map column, e.g. ``{"metrics": ["acc"]}``: all a
+        search needs of the maps."""
+        keys: dict[str, list[str]] = {}
+        for target in [t for t, _ in self.conditions] + [t for t, _ in self.ordering]:
+            if target.kind == "map" and target.key not in keys.setdefault(target.column, []):
+                keys[target.column].append(target.key)
+        return {column: names for column, names in keys.items() if names}
+
+
+def bind(filter_string: str | None, order_by: list[str] | None, schema: SearchSchema) -> Query:
+    """Parse ``filter_string`` and ``order_by`` and bind them to ``schema``. Raises
+    :class:`~sparktrack.errors.FilterSyntaxError`, naming the position, when either is malformed
+    or names something ``schema`` lacks."""
     text, parsed = _parse(filter_string, schema)
-    targets = [_bind(text, item, schema) for item in parsed]
-    targets += [_parse_order_clause(clause, schema)[0] for clause in order_by or []]
-    keys: dict[str, list[str]] = {}
-    for target in targets:
-        if target.kind == "map" and target.key not in keys.setdefault(target.column, []):
-            keys[target.column].append(target.key)
-    return keys
-
-
-def apply(frame: DataFrame, filter_string: str | None, order_by: list[str] | None,
-          schema: SearchSchema) -> DataFrame:
-    """``frame`` filtered by ``filter_string`` and sorted by ``order_by`` (then the defaults)."""
-    condition = compile_filter(filter_string, schema)
-    ordering = compile_order_by(list(order_by or []), schema)
-    return (frame if condition is None else frame.filter(condition)).orderBy(*ordering)
-
-
-# --------------------------------------------------------------------------------- on Arrow
-
-
-def apply_arrow(table: pa.Table, filter_string: str | None, order_by: list[str] | None,
-                schema: SearchSchema) -> pa.Table:
-    """:func:`apply` on an Arrow table in the driver: the same rows, in the same order.
-
-    ``table`` holds ``schema``'s attribute columns and, for each map lookup the filter and
-    ``order_by`` make, a column named as written in them (``metrics.acc``) with nulls where a
-    row lacks the key (:func:`map_keys` says which). For a search whose candidates are already
-    in the driver, this saves a Spark job and its planning."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    text, parsed = _parse(filter_string, schema)
-    conditions = []
-    for item in parsed:
-        target = _bind(text, item, schema)
-        conditions.append(_arrow_condition(_arrow_values(table, target, compare=True), target, item.comparison))
-    chosen = table.filter(reduce(pc.and_, conditions)) if conditions else table
-    sort_keys, helpers = [], {}
-    for number, (target, ascending) in enumerate(_ordering(order_by, schema)):
-        values = _arrow_values(chosen, target, compare=False)
-        if target.numeric:  # numbers, then NaN, then missing: whatever the direction
-            rank = pc.if_else(pc.is_null(values), 2, pc.if_else(pc.is_nan(values), 1, 0))
-            helpers[f"_rank_{number}"] = rank
-            sort_keys.append((f"_rank_{number}", "ascending"))
-        helpers[f"_value_{number}"] = values
-        sort_keys.append((f"_value_{number}", "ascending" if ascending else "descending"))
-    return chosen.take(pc.sort_indices(pa.table(helpers), sort_keys=sort_keys))
-
-
-def _arrow_values(table: pa.Table, target: _Target, compare: bool) -> pa.ChunkedArray:
-    """The target's values; time attributes as epoch milliseconds when compared (Spark's
-    ``unix_millis``), as they are when sorted. A map key no row has is all nulls."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    name = f"{target.column}.{target.key}" if target.kind == "map" else target.column
-    if name not in table.column_names:
-        return pa.chunked_array([pa.nulls(table.num_rows, pa.float64() if target.numeric else pa.string())])
-    values = table.column(name)
-    if target.kind == "time" and compare:  # integer division: exact, and times are not negative
-        return pc.divide(pc.cast(pc.cast(values, pa.timestamp("us")), pa.int64()), 1000)
-    return values
-
-
-def _arrow_condition(values: pa.ChunkedArray, target: _Target, comparison: Comparison) -> pa.ChunkedArray:
-    """True where the comparison holds; false where Spark's would be false or NULL."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    op, value = comparison.op, comparison.value
-    if op in ("LIKE", "ILIKE"):
-        result = pc.match_like(values, str(value), ignore_case=op == "ILIKE")
-    elif op in ("IN", "NOT IN"):
-        matched = pc.is_in(values, value_set=pa.array(list(value), pa.string()))  # type: ignore[arg-type]
-        result = matched if op == "IN" else pc.invert(matched)
-    else:
-        result = getattr(pc, _ARROW_COMPARE[op])(values, pa.scalar(value))
-        if target.numeric:  # only != holds for NaN, as in Python (see _condition)
-            result = pc.if_else(pc.is_nan(values), op == "!=", result)
-    return pc.and_(pc.fill_null(result, False), pc.is_valid(values))  # NULL (a missing key) never holds
-
-
-_ARROW_COMPARE = {"=": "equal", "!=": "not_equal", "<": "less", "<=": "less_equal",
-                  ">": "greater", ">=": "greater_equal"}
+    conditions = [(_bind(text, item, schema), item.comparison) for item in parsed]
+    return Query(schema=schema, conditions=conditions, ordering=_ordering(order_by, schema))

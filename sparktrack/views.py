@@ -1,174 +1,27 @@
-"""The store's Delta tables: one canonical schema per table, and the SQL views over them.
+"""The store's tables and views in Spark SQL: ``sparktrack.runs``, ``sparktrack.metrics``,
+``sparktrack.model_lineage``... in the database ``sparktrack`` (setting ``database``).
 
-Every table is append-only. "Current state" (a run's status, a tag's value) is the latest event,
-computed by the views, so concurrent writers only ever blind-append and never conflict.
+Spark only reads the store's tables (delta-rs writes them). ``register_views(spark)`` makes them
+visible in a session; ``sparktrack.sql(...)`` does so on its first call. The views fold the
+append-only tables by the rules the Python folds use (``tracking.run_rows``,
+``tracking.experiments``, ``registry.state``): the latest event wins.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import threading
 from typing import TYPE_CHECKING
 
-from pyspark.sql.types import (
-    BooleanType,
-    DoubleType,
-    IntegerType,
-    LongType,
-    StringType,
-    StructField,
-    StructType,
-    TimestampType,
-)
+from sparktrack.engine.location import SQL_IDENTIFIER
+from sparktrack.errors import StoreError
+from sparktrack.store import layout
 
 if TYPE_CHECKING:
-    import pyarrow as pa
+    from pyspark.sql import SparkSession
 
-#: Bumped when a table's schema or meaning changes; a store records the version that wrote it.
-#: 2 added ``metrics_latest`` (a store at 1 is migrated when opened, see DeltaStore._bootstrap).
-SCHEMA_VERSION = 2
+    from sparktrack.store.store import Store
 
-
-def _schema(*fields: tuple[str, object, bool]) -> StructType:
-    return StructType([StructField(name, kind, nullable) for name, kind, nullable in fields])
-
-
-S, L, D, T, B, I = StringType(), LongType(), DoubleType(), TimestampType(), BooleanType(), IntegerType()
-
-
-@dataclass(frozen=True, kw_only=True)
-class Table:
-    name: str
-    schema: StructType
-    doc: str
-
-
-STORE_META = Table(name="store_meta", doc="One row per bootstrap or migration.", schema=_schema(
-    ("schema_version", I, False), ("sparktrack_version", S, False), ("created_at", T, False),
-))
-EXPERIMENTS = Table(name="experiments", doc="One row per experiment, written once.", schema=_schema(
-    ("experiment_id", S, False), ("name", S, False), ("artifact_location", S, False),
-    ("creation_time", T, False),
-))
-EXPERIMENT_EVENTS = Table(
-    name="experiment_events", doc="Lifecycle changes and tags of experiments.", schema=_schema(
-        ("experiment_id", S, False), ("kind", S, False), ("key", S, True), ("value", S, True),
-        ("event_time", T, False),
-    ))
-RUNS = Table(name="runs", doc="One row per run, written at start.", schema=_schema(
-    ("run_id", S, False), ("experiment_id", S, False), ("run_name", S, True), ("user_id", S, True),
-    ("start_time", T, False), ("artifact_uri", S, False), ("parent_run_id", S, True),
-    ("spark_app_id", S, True),
-))
-RUN_EVENTS = Table(
-    name="run_events", doc="Status and lifecycle changes of runs (latest wins).", schema=_schema(
-        ("run_id", S, False), ("status", S, True), ("end_time", T, True),
-        ("lifecycle_stage", S, True), ("event_time", T, False), ("seq", L, False),
-    ))
-PARAMS = Table(name="params", doc="Run params (the first value logged wins).", schema=_schema(
-    ("run_id", S, False), ("key", S, False), ("value", S, False), ("logged_at", T, False),
-    ("seq", L, False),
-))
-TAGS = Table(name="tags", doc="Run tag events; deleted marks a delete_tag.", schema=_schema(
-    ("run_id", S, False), ("key", S, False), ("value", S, True), ("deleted", B, False),
-    ("logged_at", T, False), ("seq", L, False),
-))
-METRICS = Table(name="metrics", doc="Full metric history, long format.", schema=_schema(
-    ("run_id", S, False), ("key", S, False), ("value", D, False), ("step", L, False),
-    ("timestamp", T, False),
-))
-METRICS_LATEST = Table(
-    name="metrics_latest",
-    doc="Per commit, the last point of each run's metric (as latest_metrics orders them): what "
-        "latest_metrics and searches read instead of the full history.",
-    schema=METRICS.schema,
-)
-INPUTS = Table(name="inputs", doc="Datasets a run logged as inputs.", schema=_schema(
-    ("run_id", S, False), ("name", S, False), ("digest", S, False), ("source_type", S, False),
-    ("source", S, False), ("delta_version", L, True), ("schema_json", S, True),
-    ("context", S, True), ("logged_at", T, False),
-))
-
-REGISTERED_MODELS = Table(
-    name="registered_models", doc="One row per registered model name ever used (MERGE on name).",
-    schema=_schema(
-        ("model_id", S, False), ("name", S, False), ("creation_time", T, False),
-        ("user_id", S, True), ("renamed_from", S, True),
-    ))
-MODEL_VERSIONS = Table(
-    name="model_versions", doc="One row per model version (MERGE on model_id, version).",
-    schema=_schema(
-        ("model_id", S, False), ("version", L, False), ("version_id", S, False),
-        ("source", S, False), ("run_id", S, True), ("creation_time", T, False), ("user_id", S, True),
-    ))
-REGISTRY_EVENTS = Table(
-    name="registry_events", doc="Every registry change: the audit log and the source of state.",
-    schema=_schema(
-        ("event_id", S, False), ("event_time", T, False), ("seq", L, False), ("user_id", S, True),
-        ("model_id", S, False), ("name", S, False), ("version", L, True), ("action", S, False),
-        ("key", S, True), ("value", S, True), ("before", S, True), ("after", S, True),
-    ))
-
-ALL_TABLES = (
-    STORE_META, EXPERIMENTS, EXPERIMENT_EVENTS, RUNS, RUN_EVENTS, PARAMS, TAGS, METRICS,
-    METRICS_LATEST, INPUTS, REGISTERED_MODELS, MODEL_VERSIONS, REGISTRY_EVENTS,
-)
-
-#: The tables with one or more rows per run, keyed by ``run_id``.
-RUN_TABLES = (RUNS, RUN_EVENTS, PARAMS, TAGS, METRICS, METRICS_LATEST, INPUTS)
-
-#: The column that says when each row was written, for reads "as of" a time.
-TIME_COLUMNS = {
-    "store_meta": "created_at", "experiments": "creation_time", "experiment_events": "event_time",
-    "runs": "start_time", "run_events": "event_time", "params": "logged_at", "tags": "logged_at",
-    "metrics": "timestamp", "metrics_latest": "timestamp", "inputs": "logged_at",
-    "registered_models": "creation_time", "model_versions": "creation_time",
-    "registry_events": "event_time",
-}
-BY_NAME = {table.name: table for table in ALL_TABLES}
-
-
-def arrow_type(spark_type: object, time_unit: str = "us") -> pa.DataType:
-    """The Arrow type of a column: as Spark's ``toArrow`` gives it, or with times in another unit
-    (rows to write hold epoch milliseconds). Times are in UTC."""
-    import pyarrow as pa
-
-    return {
-        StringType: pa.string(),
-        LongType: pa.int64(),
-        IntegerType: pa.int32(),
-        DoubleType: pa.float64(),
-        BooleanType: pa.bool_(),
-        TimestampType: pa.timestamp(time_unit, tz="UTC"),
-    }[type(spark_type)]
-
-
-def arrow_schema(table: Table) -> pa.Schema:
-    import pyarrow as pa
-
-    return pa.schema([pa.field(f.name, arrow_type(f.dataType)) for f in table.schema.fields])
-
-
-def latest_points(rows: list[tuple]) -> list[tuple]:
-    """Of metric rows ``(run_id, key, value, step, timestamp)``, the latest of each run and key:
-    the greatest ``(step, timestamp, value)``, NaN above every number as in Spark's ordering, so
-    that these rows and the ``latest_metrics`` view agree."""
-    latest: dict[tuple[str, str], tuple] = {}
-    for row in rows:
-        held = latest.get((row[0], row[1]))
-        if held is None or _point_order(row) > _point_order(held):
-            latest[row[0], row[1]] = row
-    return list(latest.values())
-
-
-def _point_order(row: tuple) -> tuple:
-    value = row[2]
-    return (row[3], row[4], True, 0.0) if math.isnan(value) else (row[3], row[4], False, value)
-
-
-# --------------------------------------------------------------------------------------------------
-# Views. ``{t[name]}`` is replaced by a quoted reference to each table's path.
-
+# ``{t[name]}`` is replaced by a quoted reference to each table's path, ``{v[name]}`` by a view.
 VIEWS: dict[str, str] = {
     # Latest state of each experiment, with its tags as a map.
     "experiments_current": """
@@ -354,3 +207,57 @@ CATALOG_NAMES: dict[str, tuple[str, str]] = {
     "model_lineage": ("view", "model_lineage"),
     "registry_audit": ("table", "registry_events"),
 }
+
+
+_registered: set[tuple[int, str, str]] = set()
+_registered_lock = threading.Lock()
+
+
+def view_sql(store: Store, name: str) -> str:
+    """A view's SQL, reading the store's tables by path, with the views it builds on inlined."""
+    quoted = {t.name: f"delta.`{store.table_uri(t, for_spark=True).replace('`', '``')}`" for t in layout.ALL_TABLES}
+    inner = {v: f"({view_sql(store, v)})" for v in VIEWS if "{v[" + v + "]}" in VIEWS[name]}
+    return VIEWS[name].format(t=quoted, v=inner)
+
+
+def register_views(spark: SparkSession, store: Store, database: str) -> str:
+    """Create (or replace) the store's views in ``database`` of ``spark``'s catalog, once per
+    session, store and database. Returns the database."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not SQL_IDENTIFIER.match(database):
+        raise StoreError(f"Database name {database!r} is not a plain SQL identifier; use letters, "
+                         "digits and underscores (SPARKTRACK_DATABASE).")
+    key = (id(spark._jsparkSession), store.root, database)
+    with _registered_lock:
+        if key in _registered:
+            return database
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+        def create(item: tuple[str, tuple[str, str]]) -> None:
+            name, (kind, source) = item
+            if kind == "table":
+                body = f"SELECT * FROM delta.`{store.table_uri(source, for_spark=True).replace('`', '``')}`"
+            else:
+                body = view_sql(store, source)
+            spark.sql(f"CREATE OR REPLACE VIEW {database}.{name} AS {body}")
+
+        # Side by side: each statement resolves its tables' Delta logs, mostly waiting on I/O.
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="sparktrack-views") as pool:
+            list(pool.map(create, CATALOG_NAMES.items()))
+        _registered.add(key)
+    store.on_close(lambda: _forget(spark, store, key))
+    return database
+
+
+def _forget(spark: SparkSession, store: Store, key: tuple[int, str, str]) -> None:
+    """Let Delta drop its cached logs and snapshots of the store's tables (about 20 MB of driver
+    heap per store, kept for the session otherwise)."""
+    with _registered_lock:
+        _registered.discard(key)
+    if spark.sparkContext._jsc is None:  # the session was stopped first: nothing cached
+        return
+    jvm = spark._jvm
+    delta_log = getattr(getattr(jvm.org.apache.spark.sql.delta, "DeltaLog$"), "MODULE$")
+    for table in layout.ALL_TABLES:
+        delta_log.invalidateCache(spark._jsparkSession, jvm.org.apache.hadoop.fs.Path(store.table_uri(table, True)))
