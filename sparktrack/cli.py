@@ -182,6 +182,7 @@ def _non_negative_int(text: str) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from sparktrack import demo
 
+    demo.check_rows(args.rows)  # before Spark starts
     client = open_client(args.store, spark=True)
     started = time.monotonic()
     demo.run(client, rows=args.rows)

@@ -41,9 +41,13 @@ def run(client: SparkTrackClient, rows: int = 2000) -> dict[str, Any]:
 
     Returns ``experiment_id``, ``run_ids`` (of the training job), ``store`` (the store root),
     ``best_run_id`` and ``predictions`` (the prediction table)."""
+    check_rows(rows)
+    return _run(client, rows)
+
+
+def check_rows(rows: object) -> None:
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < MIN_ROWS:
         raise InvalidValueError("The demo's rows", rows, f"an integer of at least {MIN_ROWS}")
-    return _run(client, rows)
 
 
 def train_config_path() -> Path:

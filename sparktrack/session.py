@@ -65,6 +65,9 @@ def spark_session(
         return _submitted_session(app_name, conf)
     from pyspark.sql import SparkSession
 
+    if SparkSession.getActiveSession() is None:
+        _check_java()
+
     master = settings.SPARK_MASTER.get(master)
     options: dict[str, str] = {}
     if master.startswith("local"):
@@ -83,6 +86,19 @@ def spark_session(
     spark = builder.getOrCreate()
     check_delta(spark)
     return spark
+
+
+def _check_java() -> None:
+    """Spark needs a JVM: say so plainly rather than with Spark's "gateway exited"."""
+    import shutil
+
+    home = os.environ.get("JAVA_HOME")
+    if not (home and os.path.exists(os.path.join(home, "bin", "java"))) and shutil.which("java") is None:
+        raise SessionError(
+            "Spark needs Java 17, and there is no java on PATH and no JAVA_HOME. Install a JDK (for "
+            "example `apt-get install openjdk-17-jre-headless`) or set JAVA_HOME. Tracking, the "
+            "registry and Python models need no Java; only Spark's own work does (SQL over the store, "
+            "Spark ML, batch scoring, the jobs).")
 
 
 def _submitted_session(app_name: str, conf: Mapping[str, str] | None) -> SparkSession:

@@ -86,7 +86,7 @@ def flush(client: TrackingClient) -> dict[str, object]:
     except Exception as error:  # noqa: BLE001 - reported: the test expects a StoreError
         result = {"error_type": f"{type(error).__module__}.{type(error).__name__}", "error": str(error),
                   "traceback": traceback.format_exc()[-4000:]}
-    return {**result, "spooled": spooled(client._delta.spool_dir)}
+    return {**result, "spooled": spooled(client.store.spool_dir)}
 
 
 def settle(client: TrackingClient) -> None:
@@ -96,7 +96,7 @@ def settle(client: TrackingClient) -> None:
     test_a_commit_that_failed_part_way_commits_each_record_once_on_the_next_flush shows). As many
     tasks as the store's commit pool has threads, queued behind those writes, can only all run
     once the writes are done."""
-    pool = client._delta._pool
+    pool = client.store.commits._pool
     barrier = threading.Barrier(pool._max_workers + 1)
     for _ in range(pool._max_workers):
         pool.submit(barrier.wait, 600)
@@ -104,18 +104,20 @@ def settle(client: TrackingClient) -> None:
 
 
 def committed(client: TrackingClient, run_id: str) -> dict[str, object]:
-    """What the tables hold for the run, read by path, and its metric history through the API."""
-    from pyspark.sql import functions as F
+    """What the tables hold for the run, read from their files, and its metric history through
+    the API."""
+    return {**table_counts(client, run_id),
+            "history_steps": [m.step for m in client.get_metric_history(run_id, "loss")]}
 
-    metrics = client._delta.table("metrics").filter(F.col("run_id") == run_id)
-    params = client._delta.table("params").filter(F.col("run_id") == run_id)
-    return {
-        "points": metrics.count(),
-        "distinct_steps": metrics.select("step").distinct().count(),
-        "history_steps": [m.step for m in client.get_metric_history(run_id, "loss")],
-        "param_writes": params.count(),
-        "distinct_params": params.select("key").distinct().count(),
-    }
+
+def table_counts(client: TrackingClient, run_id: str) -> dict[str, int]:
+    """The run's rows in the metrics and params tables (every write, not the current state)."""
+    from sparktrack.store import layout
+
+    metrics = client.store.reads.matching(layout.METRICS, "run_id", run_id)
+    params = client.store.reads.matching(layout.PARAMS, "run_id", run_id)
+    return {"points": metrics.num_rows, "distinct_steps": len(set(metrics["step"].to_pylist())),
+            "param_writes": params.num_rows, "distinct_params": len(set(params["key"].to_pylist()))}
 
 
 def disk_full(root: str, points: int, params: int) -> tuple[TrackingClient, str]:
@@ -124,7 +126,7 @@ def disk_full(root: str, points: int, params: int) -> tuple[TrackingClient, str]
     client = TrackingClient(root, database="disk_full")
     run_id = client.create_run("0", run_name="disk-full").info.run_id
     client.flush()
-    say("disk_full.opened", run_id=run_id, spool_dir=client._delta.spool_dir)
+    say("disk_full.opened", run_id=run_id, spool_dir=client.store.spool_dir)
     filled, disk = fill(root), os.statvfs(root)
     say("disk_full.filled", bytes=filled, free_bytes=disk.f_bavail * disk.f_frsize)
     log_records(client, run_id, range(points), range(params))
@@ -152,7 +154,7 @@ def read_only(root: str, points: int, params: int) -> None:
     run_id = client.create_run("0", run_name="read-only").info.run_id
     log_records(client, run_id, range(points), range(params))
     client.flush()
-    say("read_only.opened", run_id=run_id, spool_dir=client._delta.spool_dir, **committed(client, run_id))
+    say("read_only.opened", run_id=run_id, spool_dir=client.store.spool_dir, **committed(client, run_id))
     mount("--bind", root, root)
     mount("-o", "remount,bind,ro", root)
     log_records(client, run_id, range(points, 2 * points), range(params, 2 * params))

@@ -1,4 +1,5 @@
-"""A separate process that logs to a store: used by the multi-process and crash tests."""
+"""A separate process that logs to a store (plain Python, no JVM): used by the multi-process and
+crash tests, on local disk and on S3."""
 
 from __future__ import annotations
 
@@ -33,20 +34,20 @@ def crash(store: str, points: int) -> None:
     ``ack <step>`` once ``log_metric`` returned for that step, and ``commit <n> begin`` /
     ``commit <n> end`` around each background commit, so the test can kill mid-logging or
     mid-commit."""
-    from sparktrack.store.delta_store import DeltaStore
+    from sparktrack.store.commits import Commits
 
     def say(line: str) -> None:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
-    commit = DeltaStore.commit_batch
+    commit = Commits.commit_batch
 
-    def announced(self: DeltaStore, batch: dict, txn: tuple[str, int]) -> None:
+    def announced(self: Commits, batch: dict, txn: tuple[str, int]) -> None:
         say(f"commit {txn[1]} begin")
         commit(self, batch, txn)
         say(f"commit {txn[1]} end")
 
-    DeltaStore.commit_batch = announced  # before the store is opened, so its buffer calls this
+    Commits.commit_batch = announced  # before the store is opened, so its buffer calls this
     sparktrack.set_tracking_uri(store)
     sparktrack.set_experiment("crash")
     run = sparktrack.start_run()

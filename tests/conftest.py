@@ -50,3 +50,22 @@ def java_options(tmp_path_factory) -> str:
     from _procs import dump_class_archive
 
     return dump_class_archive(tmp_path_factory.mktemp("jvm"))
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """moto's S3 server on 127.0.0.1, for the whole test session."""
+    from _s3 import start
+
+    server, process = start(str(tmp_path_factory.mktemp("s3") / "moto.log"))
+    yield server
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def s3_store(s3_server, monkeypatch):
+    """The root of a store in a new bucket on the S3 server, with the storage options set."""
+    for key, value in s3_server.env.items():
+        monkeypatch.setenv(key, value)
+    return f"s3://{s3_server.bucket()}/store"

@@ -33,10 +33,10 @@ from sparktrack.errors import (
 from sparktrack.models.errors import ModelNotFoundError, ModelURIError
 from sparktrack.registry import RegistryClient
 from sparktrack.scoring import batch_score
-from sparktrack.store import tables
+from sparktrack.client import SparkTrackClient
+from sparktrack.store import layout
 from sparktrack.testing import fresh_store
 from sparktrack.tracking import validation
-from sparktrack.tracking.client import TrackingClient
 
 LONG_KEY = "k" * 251
 MB = 1_000_000
@@ -50,7 +50,7 @@ MAX_MESSAGE = 1_500
 class Target:
     """What the cases hit: a store with a run and a registered model."""
 
-    c: TrackingClient
+    c: SparkTrackClient
     r: str  # the run: RUNNING, param kept=yes
     reg: RegistryClient
     file: str  # a local file, for log_artifact
@@ -363,7 +363,7 @@ CASES = [
     case("spark.load_model of a missing directory", lambda t: sparktrack.spark.load_model("/no/such/dir"),
          ModelNotFoundError, "No model at '/no/such/dir'"),
     case("pyfunc.load_model of an unknown scheme", lambda t: sparktrack.pyfunc.load_model("nosuch://x/y"),
-         ModelURIError, "Model URI 'nosuch://x/y' has a scheme (nosuch:) that no Hadoop FileSystem serves"),
+         ModelURIError, "Model URI 'nosuch://x/y' has a scheme (nosuch:) that no filesystem serves"),
     case("load None", lambda t: sparktrack.load_model(None), ModelURIError,
          "Model URI None is not a non-empty string"),
     # -- batch scoring ----------------------------------------------------------------------------
@@ -381,14 +381,14 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def target(spark, tmp_path_factory):
+def target(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bad-input")
     local_file = tmp / "local.txt"
     local_file.write_text("a local file")
-    with fresh_store(spark) as client:
+    with fresh_store() as client:
         run_id = client.create_run("0", run_name="target").info.run_id
         client.log_param(run_id, "kept", "yes")
-        registry = RegistryClient(client.store_root, client.spark, policy={})
+        registry = RegistryClient(client.store_root, policy={})
         registry.register_model(str(tmp / "a-model"), MODEL)  # no case loads it: a path is enough
         client.flush()
         yield Target(c=client, r=run_id, reg=registry, file=str(local_file), tmp=str(tmp / "downloads"))
@@ -397,7 +397,7 @@ def target(spark, tmp_path_factory):
 def _state(t: Target) -> dict:
     """What a case must not change: each table's latest Delta commit, the records buffered and not
     yet committed, the artifact files, and the active run."""
-    pending = t.c._delta.buffer.pending()  # read before the flush, which would commit them
+    pending = t.c.store.buffer.pending()  # read before the flush, which would commit them
     t.c.flush()
     root = t.c.store_root.removeprefix("file:")
     tables = {}
@@ -432,14 +432,11 @@ def test_extreme_values_are_stored_faithfully(client):
     client.log_metric(run_id, "edges", 1.0, step=validation.MAX_STEP, timestamp=validation.MAX_TIMESTAMP)
     client.log_metric(run_id, "edges", 2.0, step=validation.MIN_STEP, timestamp=0)
     client.set_terminated(run_id)  # commits
-    rows = {r.key: r.value for r in client.spark.sql(
-        f"SELECT key, value FROM sparktrack.metrics WHERE run_id = '{run_id}'").collect()}
+    rows = {r["key"]: r["value"] for r in client.store.reads.matching(layout.METRICS, "run_id", run_id).to_pylist()}
     assert math.isnan(rows["nan"]) and rows["pinf"] == math.inf and rows["ninf"] == -math.inf
     edges = client.get_metric_history(run_id, "edges")
     assert [(m.step, m.timestamp) for m in edges] == [(validation.MIN_STEP, 0),
                                                        (validation.MAX_STEP, validation.MAX_TIMESTAMP)]
-    # The driver's pyarrow read holds the year 9999 too (not only the Spark read it falls back to).
-    assert client._delta.snapshots.read_matching(tables.METRICS, "run_id", run_id, key="edges").num_rows == 2
 
 
 @pytest.mark.parametrize("key", ["a" * 250, "val/loss", "epoch:1", "a b", "x-y_z.w"])

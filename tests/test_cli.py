@@ -1,4 +1,5 @@
-"""The ``sparktrack`` command line, in process on the test session's Spark, and once as a real process."""
+"""The ``sparktrack`` command line in process (``sql`` on the test session's Spark, the rest with no
+JVM), and the demo once as a real process."""
 
 from __future__ import annotations
 
@@ -17,8 +18,16 @@ from sparktrack.testing import fresh_store
 
 
 @pytest.fixture
-def store(spark, tmp_path):
+def store(tmp_path):
     """A fresh store root under tmp_path, which the fluent API logs to."""
+    root = str(tmp_path / "store")
+    with fresh_store(root=root):
+        yield root
+
+
+@pytest.fixture
+def spark_store(spark, tmp_path):
+    """As ``store``, with the test session's SparkSession."""
     root = str(tmp_path / "store")
     with fresh_store(spark, root=root):
         yield root
@@ -66,7 +75,7 @@ def test_malformed_command_lines_exit_2(capsys):
     assert capsys.readouterr().out.strip() == f"sparktrack {sparktrack.__version__}"
 
 
-# -- in process, on the test session's Spark -----------------------------------------------------
+# -- in process ----------------------------------------------------------------------------------
 def test_experiments_lists_the_default_experiment(store, capsys):
     code, out, err = cli(capsys, "--store", store, "experiments")
     assert code == 0
@@ -136,7 +145,8 @@ def test_runs_of_an_unknown_experiment_exits_2(store, capsys):
     assert "error: No experiment with name '/cli/nope'." in err
 
 
-def test_sql_prints_the_statement_result(store, capsys):
+def test_sql_prints_the_statement_result(spark_store, capsys):
+    store = spark_store
     log_run("/cli/sql", "only", "0.1", 0.5)
     code, out, err = cli(capsys, "--store", store, "sql", "SELECT count(*) AS n FROM sparktrack.runs")
     assert code == 0, err
@@ -151,7 +161,8 @@ def test_sql_prints_the_statement_result(store, capsys):
     assert "more rows follow; showing the first 2" in err
 
 
-def test_sql_error_exits_2_without_a_traceback(store, capsys):
+def test_sql_error_exits_2_without_a_traceback(spark_store, capsys):
+    store = spark_store
     code, out, err = cli(capsys, "--store", store, "sql", "SELECT * FROM sparktrack.nope")
     assert code == 2 and out == ""
     assert err.startswith(f"Opening store at {store}... done in ") and "\nerror: [" in err
@@ -196,13 +207,15 @@ def test_demo_runs_end_to_end_in_a_fresh_process(tmp_path):
 
 # -- models -------------------------------------------------------------------------------------
 def test_models_commands_list_describe_tag_and_move_aliases(capsys, store, tmp_path):
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
     from sparktrack.registry import RegistryClient
 
-    spark = sparktrack.tracking.fluent.client().spark
     data = str(tmp_path / "train")
-    spark.range(3).write.format("delta").save(data)
+    write_deltalake(data, pa.table({"id": [0, 1, 2]}))
     with sparktrack.start_run() as run:
-        sparktrack.log_input(spark.read.format("delta").load(data), context="training")
+        sparktrack.log_input(data, context="training")
     registry = RegistryClient(store, policy={})
     for _ in range(2):
         registry.register_model(f"runs:/{run.info.run_id}/model", "churn")

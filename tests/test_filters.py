@@ -1,4 +1,5 @@
-"""The search grammar: parsing without Spark, then compiling against a small real DataFrame."""
+"""The search grammar: parsing without Spark, then evaluating on Arrow and compiling against a
+small real DataFrame, which must agree."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ import math
 import pytest
 
 from sparktrack.errors import FilterSyntaxError
-from sparktrack.tracking.filters import (
-    EXPERIMENTS,
-    RUNS,
-    Comparison,
-    apply_arrow,
-    compile_filter,
-    compile_order_by,
-    parse_filter,
-)
+from sparktrack.search import EXPERIMENTS, RUNS, Comparison, arrow, bind, parse_filter
+from sparktrack.search import spark as spark_search
+
+
+def compile_filter(text, schema):
+    return spark_search.compile_filter(bind(text, None, schema))
+
+
+def compile_order_by(clauses, schema):
+    return spark_search.compile_order_by(bind(None, clauses, schema))
+
+
+def apply_arrow(table, text, order_by, schema):
+    return arrow.apply(table, bind(text, order_by, schema))
 
 
 def one(text: str) -> Comparison:

@@ -93,7 +93,7 @@ def test_train_logs_everything_registers_past_the_gate_and_moves_the_alias_only_
     ).collect()
     assert dataset["source"].endswith("/churn") and dataset["delta_version"] == 0
 
-    registry = RegistryClient(client.store_root, client.spark, client.database)
+    registry = RegistryClient(client.store_root)
     version = registry.get_model_version_by_alias("churn_gbt", "Champion")
     assert version.version == 1 and version.run_id == first.run_id
     assert version.tags["validation_status"] == "approved" and version.tags["gate"] == "accuracy > 0.85"
@@ -242,7 +242,10 @@ def test_bad_scoring_inputs_fail_before_any_write(spark, champion, churn, tmp_pa
         (dict(model="models:/churn_gbt@Nobody"), NotFoundError, "Alias 'Nobody' of registered model 'churn_gbt'"),
         (dict(model="models:/churn_gbt/9"), NotFoundError, "Version 9 of registered model 'churn_gbt'"),
         (dict(model="models:/no_such_model/1"), NotFoundError, "Registered model 'no_such_model'"),
-        (dict(model="s3://nowhere/model"), sparktrack.models.errors.ModelURIError, "no Hadoop FileSystem"),
+        (dict(model="nosuch://nowhere/model"), sparktrack.models.errors.ModelURIError,
+         "has a scheme (nosuch:) that no filesystem serves"),
+        (dict(model="s3://nowhere/model"), sparktrack.models.errors.ModelNotFoundError,
+         "s3://nowhere/model cannot be read"),
     ]
     for changes, error, message in cases:
         kwargs = dict(model_uri=model, input=churn, output=output, id_cols=["customer_id"]) | {

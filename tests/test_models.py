@@ -1,5 +1,5 @@
-"""Logging, loading and scoring models (Spark ML, scikit-learn, generic Python) on real Spark and
-real Delta."""
+"""Logging, loading and scoring models (Spark ML, scikit-learn, generic Python) on real Delta, with
+real Spark where the model or the data is Spark's."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from chispa import assert_df_equality
 
 import sparktrack
 from sparktrack.errors import InvalidInputError, NotFoundError
-from sparktrack.models import ModelDescriptor, ModelInfo, load_model, resolve_model_uri
-from sparktrack.models import pyfunc as pyfunc_models
-from sparktrack.models import sklearn as sklearn_models
-from sparktrack.models import spark as spark_models
+from sparktrack import load_model
+from sparktrack import pyfunc as pyfunc_models
+from sparktrack import sklearn as sklearn_models
+from sparktrack import spark as spark_models
+from sparktrack.models import ModelDescriptor, ModelInfo
+from sparktrack.models.uris import resolve_model_uri as resolve_with
 from sparktrack.models.errors import (
     DescriptorError,
     FlavorMismatchError,
@@ -39,6 +41,12 @@ def train(spark):
     return spark.createDataFrame(rows, "id int, x1 double, x2 double, label double")
 
 
+def resolve_model_uri(uri):
+    from sparktrack.tracking import fluent
+
+    return resolve_with(uri, fluent.client())
+
+
 def _doubler():
     # Defined in a function, so cloudpickle pickles the class by value: Spark's Python workers
     # cannot import this test module.
@@ -50,7 +58,8 @@ def _doubler():
 
 
 # -- Spark ML -------------------------------------------------------------------------------------
-def test_spark_pipeline_round_trip_scores_with_transform(client, spark, train):
+def test_spark_pipeline_round_trip_scores_with_transform(spark_client, spark, train):
+    client = spark_client
     from pyspark.ml import Pipeline, PipelineModel
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.feature import VectorAssembler
@@ -106,14 +115,18 @@ def test_spark_pipeline_round_trip_scores_with_transform(client, spark, train):
 
 
 # -- scikit-learn ---------------------------------------------------------------------------------
-def test_sklearn_round_trip_on_pandas_and_spark(client, spark):
+def _forest():
     from sklearn.datasets import make_classification
     from sklearn.ensemble import RandomForestClassifier
 
     features, labels = make_classification(n_samples=40, n_features=4, n_informative=2,
                                            n_redundant=0, random_state=0)
     frame = pd.DataFrame(features, columns=["f0", "f1", "f2", "f3"])
-    estimator = RandomForestClassifier(n_estimators=10, random_state=0).fit(frame, labels)
+    return frame, RandomForestClassifier(n_estimators=10, random_state=0).fit(frame, labels)
+
+
+def test_sklearn_round_trip_on_pandas(client):
+    frame, estimator = _forest()
     expected = estimator.predict(frame)
 
     with sparktrack.start_run() as run:
@@ -132,6 +145,13 @@ def test_sklearn_round_trip_on_pandas_and_spark(client, spark):
     np.testing.assert_array_equal(loaded.predict(frame), expected)
     np.testing.assert_array_equal(sklearn_models.load_model(info.model_uri).predict(frame), expected)
 
+
+def test_sklearn_model_scores_a_spark_frame_through_arrow(spark_client, spark):
+    frame, estimator = _forest()
+    expected = estimator.predict(frame)
+    with sparktrack.start_run():
+        info = sklearn_models.log_model(estimator, "rf", input_example=frame)
+    loaded = load_model(info.model_uri)
     table = spark.createDataFrame(frame.assign(id=np.arange(len(frame))))
     expected_df = spark.createDataFrame([(i, int(p)) for i, p in enumerate(expected)],
                                         "id long, prediction long")
@@ -142,7 +162,7 @@ def test_sklearn_round_trip_on_pandas_and_spark(client, spark):
 
 
 # -- generic Python -------------------------------------------------------------------------------
-def test_pyfunc_round_trip_on_pandas_and_spark(client, spark):
+def test_pyfunc_round_trip_on_pandas_and_spark(spark_client, spark):
     with sparktrack.start_run():
         info = pyfunc_models.log_model(_doubler(), "doubler",
                                        input_example=pd.DataFrame({"a": [1.0, 2.0, 3.0]}))
@@ -192,14 +212,14 @@ def test_log_model_starts_a_run_when_none_is_active_and_uses_run_id_when_given(c
     (lambda: _doubler(), sklearn_models.log_model, "Doubler"),
     (lambda: 42, pyfunc_models.log_model, "builtins.int"),
 ])
-def test_log_model_rejects_objects_the_flavor_cannot_save(spark, make_model, function, type_name):
+def test_log_model_rejects_objects_the_flavor_cannot_save(spark_client, make_model, function, type_name):
     with pytest.raises(UnsupportedModelError, match=type_name) as caught:
         function(make_model(), "model")
     assert isinstance(caught.value, InvalidInputError)
     assert sparktrack.active_run() is None  # rejected before any run was started
 
 
-def test_log_model_checks_the_example_against_the_signature(spark):
+def test_log_model_checks_the_example_against_the_signature(client):
     with pytest.raises(MissingColumnsError, match=r"missing \['a'\]; present \['b'\]"):
         pyfunc_models.log_model(_doubler(), "model", input_example=pd.DataFrame({"b": [1.0]}),
                                 signature=[{"name": "a", "type": "double"}])
@@ -208,7 +228,7 @@ def test_log_model_checks_the_example_against_the_signature(spark):
     assert sparktrack.active_run() is None
 
 
-def test_predict_names_missing_and_present_columns(client, spark):
+def test_predict_names_missing_and_present_columns(spark_client, spark):
     with sparktrack.start_run():
         info = pyfunc_models.log_model(_doubler(), "model", signature=[{"name": "a", "type": "double"}])
     model = load_model(info.model_uri)
@@ -222,7 +242,7 @@ def test_predict_names_missing_and_present_columns(client, spark):
 
 
 @pytest.mark.parametrize("uri, reason", [
-    ("foo://x/model", "no Hadoop FileSystem serves"),
+    ("foo://x/model", "has a scheme (foo:) that no filesystem serves"),
     ("runs:/", "has no run id"),
     ("runs:/abc", "has no artifact path after the run id 'abc'"),
     ("runs:/abc/", "has no artifact path"),
@@ -232,9 +252,9 @@ def test_predict_names_missing_and_present_columns(client, spark):
     ("models:/churn/v1", "needs a version number"),
     ("models:/churn@", "models:/<name>@<alias>"),
     ("", "is not a non-empty string"),
-    ("a:b:c", "is not a valid URI or path"),
+    ("a:b:c", "has a scheme (a:) that no filesystem serves"),
 ])
-def test_bad_model_uris_name_the_uri_and_the_accepted_forms(spark, uri, reason):
+def test_bad_model_uris_name_the_uri_and_the_accepted_forms(client, uri, reason):
     with pytest.raises(ModelURIError) as caught:
         resolve_model_uri(uri)
     message = str(caught.value)
@@ -295,3 +315,35 @@ def test_importing_models_imports_no_flavor_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_model_logged_through_a_client_needs_its_run(client):
+    from sparktrack.errors import InvalidValueError
+
+    with pytest.raises(InvalidValueError, match="run_id must be the id of a run of the given client's store"):
+        pyfunc_models.log_model(_doubler(), "model", client=client)
+    run = client.create_run("0")
+    info = pyfunc_models.log_model(_doubler(), "model", client=client, run_id=run.info.run_id)
+    client.set_terminated(run.info.run_id)
+    assert load_model(info.model_uri).predict(pd.DataFrame({"a": [2.0]})).tolist() == [4.0]
+    assert sparktrack.active_run() is None
+
+
+@pytest.mark.parametrize("output_type, canonical", [
+    ("double", "double"), ("BIGINT", "bigint"), ("long", "bigint"), ("array< double >", "array<double>"),
+    ("map<string,int>", "map<string,int>"), ("decimal(10, 2)", "decimal(10,2)"), ("struct<a:int,b:string>",
+                                                                                  "struct<a:int,b:string>"),
+])
+def test_output_types_are_named_as_spark_names_them_without_a_jvm(output_type, canonical):
+    from sparktrack.models.types import canonical as name
+
+    assert name(output_type) == canonical
+
+
+@pytest.mark.parametrize("output_type", ["", "dbl", "array<double", "map<int>", "double double", 3])
+def test_output_types_spark_would_refuse_are_refused(output_type):
+    from sparktrack.errors import InvalidValueError
+    from sparktrack.models.types import canonical
+
+    with pytest.raises(InvalidValueError, match="output_type must be a Spark SQL type string"):
+        canonical(output_type)

@@ -1,5 +1,6 @@
-"""Real concurrent processes writing one local store, and processes killed mid-logging and
-mid-commit."""
+"""Real concurrent processes writing one store, on local disk and on an S3 server, and processes
+killed mid-logging and mid-commit. The workers are plain Python: tracking and the registry need
+no JVM."""
 
 from __future__ import annotations
 
@@ -10,29 +11,37 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import pyarrow.compute as pc
 import pytest
-from chispa import assert_df_equality
-from pyspark.sql import Row
 
 from _procs import WORKER, worker_env
-from sparktrack.store import tables
+from sparktrack.store import layout
 from sparktrack.testing import fresh_store
 
 pytestmark = pytest.mark.slow
 
 
-def test_eight_processes_log_and_race_the_registry_and_every_record_is_there_once(spark, tmp_path, java_options):
-    store = str(tmp_path / "store")
+@pytest.fixture(params=["local", "s3"])
+def root(request, tmp_path):
+    """The store's root: on local disk, or in a bucket of the S3 server."""
+    if request.param == "local":
+        return str(tmp_path / "store")
+    return request.getfixturevalue("s3_store")
+
+
+def test_eight_processes_log_and_race_the_registry_and_every_record_is_there_once(root, tmp_path):
+    store = root
     workers, metrics, params, tags = 8, 10_000, 50, 50
+    env = worker_env(tmp_path, SPARKTRACK_FLUSH_INTERVAL="1")
     procs = [
         subprocess.Popen(
             [sys.executable, WORKER, "log_and_register", store, "/Shared/concurrent", str(metrics),
              str(params), str(tags), str(w)],
-            env=worker_env(tmp_path, java_options, SPARKTRACK_FLUSH_INTERVAL="1"),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for w in range(workers)
     ]
@@ -43,21 +52,19 @@ def test_eight_processes_log_and_race_the_registry_and_every_record_is_there_onc
         run_id, version = out.strip().splitlines()[-1].split()
         run_ids[w], versions[w] = run_id, int(version)
 
-    with fresh_store(spark, root=store, spool_dir=str(tmp_path / "spool")) as client:
-        db = client.database
-        experiments = spark.sql(f"SELECT experiment_id FROM {db}.experiments WHERE name = '/Shared/concurrent'")
-        assert experiments.count() == 1  # concurrent get-or-create made one experiment
-        in_runs = f"run_id IN ({','.join(repr(r) for r in run_ids.values())})"
-        per_run = spark.sql(f"""
-            SELECT run_id, count(*) AS points, count(DISTINCT step) AS steps
-            FROM {db}.metrics WHERE {in_runs} GROUP BY run_id ORDER BY run_id""")
-        expected = spark.createDataFrame([Row(run_id=r, points=metrics, steps=metrics) for r in sorted(run_ids.values())])
-        assert_df_equality(per_run, expected, ignore_nullable=True)
-        for log in ("params_log", "tags_log"):  # exactly once: no record committed twice
-            rows = spark.sql(f"SELECT count(*) AS n, count(DISTINCT run_id, key) AS d FROM {db}.{log} "
-                             f"WHERE {in_runs} AND key RLIKE '^[pt][0-9]+$'").first()
-            assert (rows["n"], rows["d"]) == (workers * params, workers * params), log
-        runs = client.search_runs([experiments.first()["experiment_id"]], output_format="list")
+    with fresh_store(root=store, spool_dir=str(tmp_path / "spool")) as client:
+        reads = client.store.reads
+        [experiment] = [e for e in client.search_experiments() if e.name == "/Shared/concurrent"]  # one, raced
+        points = reads.rows(layout.METRICS)
+        for run_id in run_ids.values():  # every point once: no record committed twice
+            steps = points.filter(pc.equal(points["run_id"], run_id))["step"].to_pylist()
+            assert len(steps) == metrics and sorted(steps) == list(range(metrics)), run_id
+        for table in (layout.PARAMS, layout.TAGS):
+            rows = reads.rows(table)
+            written = Counter(zip(rows["run_id"].to_pylist(), rows["key"].to_pylist()))
+            ours = {k: n for k, n in written.items() if k[0] in run_ids.values() and k[1][1:].isdigit()}
+            assert len(ours) == workers * params and set(ours.values()) == {1}, table.name
+        runs = client.search_runs([experiment.experiment_id], output_format="list")
         assert sorted(r.info.run_id for r in runs) == sorted(run_ids.values())
         for run in runs:
             worker = run.info.run_name.split("-")[1]
@@ -68,15 +75,16 @@ def test_eight_processes_log_and_race_the_registry_and_every_record_is_there_onc
         # The registry race: versions unique and consecutive, each alias on an existing version,
         # and the audit log holds every change, in an order that explains the final Champion.
         assert sorted(versions.values()) == list(range(1, workers + 1))
-        model_versions = spark.sql(f"SELECT version, source FROM {db}.model_versions WHERE name = 'raced'").collect()
-        assert sorted((r.version, r.source) for r in model_versions) == sorted(
+        model_versions = client.search_model_versions("name = 'raced'")
+        assert sorted((v.version, v.source) for v in model_versions) == sorted(
             (versions[w], f"/models/m{w}") for w in range(workers))
-        aliases = spark.sql(f"SELECT aliases FROM {db}.registered_models WHERE name = 'raced'").first()["aliases"]
+        aliases = client.get_registered_model("raced").aliases
         assert {k: v for k, v in aliases.items() if k != "Champion"} == {f"w{w}": versions[w] for w in range(workers)}
-        audit = spark.sql(f"SELECT action, key, version, after FROM {db}.registry_audit ORDER BY event_time, seq").collect()
-        assert [r.action for r in audit].count("create_model") == 1
-        assert sorted(r.version for r in audit if r.action == "create_version") == list(range(1, workers + 1))
-        champion_moves = [int(r.after) for r in audit if r.action == "set_alias" and r.key == "Champion"]
+        audit = client.audit_log()
+        assert list(audit["action"]).count("create_model") == 1
+        assert sorted(audit[audit["action"] == "create_version"]["version"]) == list(range(1, workers + 1))
+        champion_moves = [int(after) for action, key, after in zip(audit["action"], audit["key"], audit["after"])
+                          if action == "set_alias" and key == "Champion"]
         assert sorted(champion_moves) == list(range(1, workers + 1))
         assert aliases["Champion"] == champion_moves[-1]
 
@@ -105,7 +113,7 @@ def _kill_one(proc: subprocess.Popen, mid_commit: bool, rng: random.Random) -> K
         elif rest == ["end"]:
             open_commit, ended, acks_since_end = None, ended + 1, 0
         if mid_commit and open_commit is not None and open_commit >= nth:
-            time.sleep(rng.uniform(0, 0.3))
+            time.sleep(rng.uniform(0, 0.005))  # a commit takes some 10-30 ms: kill inside it
             break
         if not mid_commit and ended >= nth and acks_since_end >= acks_to_wait:
             break
@@ -124,16 +132,16 @@ def _kill_one(proc: subprocess.Popen, mid_commit: bool, rng: random.Random) -> K
     return Kill(run_id=run_id, acked=acked, mid_commit=open_commit is not None)
 
 
-def test_sigkill_at_20_points_mid_logging_and_mid_commit_loses_nothing_acknowledged(spark, tmp_path, java_options):
+def test_sigkill_at_20_points_mid_logging_and_mid_commit_loses_nothing_acknowledged(spark, tmp_path):
     """Twenty workers on one store, four at a time: each is killed and another starts in its place.
     Each worker opens the store (replaying the spools of the killed workers before it, beside the
     live ones), logs, and is killed; the last open replays the rest. Every acknowledged step must
     be committed exactly once and every table readable."""
     store = str(tmp_path / "store")
     # Commits come only from the one-second timer, which starts when the last commit ends: a size
-    # trigger reached during a slow commit (five JVMs on two cores) would start the next at once,
-    # leaving no gap to kill in mid-logging.
-    env = worker_env(tmp_path, java_options, SPARKTRACK_FLUSH_INTERVAL="1", SPARKTRACK_FLUSH_SIZE="10000000")
+    # trigger reached during a slow commit would start the next at once, leaving no gap to kill in
+    # mid-logging.
+    env = worker_env(tmp_path, SPARKTRACK_FLUSH_INTERVAL="1", SPARKTRACK_FLUSH_SIZE="10000000")
 
     failed = threading.Event()  # one slot failing stops the others
 
@@ -163,16 +171,17 @@ def test_sigkill_at_20_points_mid_logging_and_mid_commit_loses_nothing_acknowled
     assert os.listdir(tmp_path / "spool"), "the killed processes left their spools behind"
 
     with fresh_store(spark, root=store, spool_dir=str(tmp_path / "spool")) as client:
-        steps = {r.run_id: r for r in spark.sql(f"""
+        steps = {r.run_id: r for r in client.spark.sql(f"""
             SELECT run_id, count(*) AS n, count(DISTINCT step) AS d, min(step) AS lo, max(step) AS hi
             FROM {client.database}.metrics GROUP BY run_id""").collect()}
-        runs = spark.sql(f"SELECT run_id, count(*) AS n FROM {client.database}.runs_log GROUP BY run_id").collect()
+        runs = client.spark.sql(f"SELECT run_id, count(*) AS n FROM {client.database}.runs_log GROUP BY run_id").collect()
+        for table in layout.ALL_TABLES:  # every table reads back whole, in both engines: no torn commit
+            assert spark.read.format("delta").load(f"{store}/tables/{table.name}").count() == \
+                client.store.reads.rows(table).num_rows, table.name
     for kill in kills:
         found = steps[kill.run_id]
         assert found.n == found.d, f"a replayed batch was committed twice: {kill}, {found}"
         assert found.lo == 0 and found.hi >= kill.acked and found.n == found.hi + 1, (kill, found)
     assert sorted((r.run_id, r.n) for r in runs) == sorted((k.run_id, 1) for k in kills)
-    for table in tables.ALL_TABLES:  # every table reads back whole: no torn commit
-        spark.read.format("delta").load(f"{store}/tables/{table.name}").count()
     [spool] = os.listdir(tmp_path / "spool")
     assert os.listdir(tmp_path / "spool" / spool) == [], "a spool was left unreplayed"

@@ -1,4 +1,5 @@
-"""The model registry on real Delta tables: versions, aliases, stages, policy, time travel, audit."""
+"""The model registry on real Delta tables: versions, aliases, stages, policy, time travel, audit,
+lineage. Without a JVM, but for the tests of what Spark sees (the views) and of Spark models."""
 
 from __future__ import annotations
 
@@ -20,9 +21,15 @@ from sparktrack.errors import (
 )
 from sparktrack.registry import RegistryClient
 
+
 @pytest.fixture
 def registry(client):
-    return RegistryClient(client.store_root, client.spark, policy={})
+    return RegistryClient(client.store_root, policy={})
+
+
+@pytest.fixture
+def spark_registry(spark_client):
+    return RegistryClient(spark_client.store_root, policy={})
 
 
 def _trained_run(tmp_path=None, accuracy=0.9):
@@ -119,10 +126,11 @@ def test_stages_tags_descriptions_rename_delete_and_search(registry):
     assert registry.restore_registered_model("churn_v2").name == "churn_v2"
 
 
-def test_registry_reads_fold_the_events_as_the_views_do(registry):
+def test_registry_reads_fold_the_events_as_the_views_do(spark_registry, spark_client):
     # Point reads fold the registry's rows in Python (registry.state); the views fold them in
     # Spark. They must agree on every rule: renames, the latest description, tag, alias, stage
     # and deletion of each model and version, and the last update time.
+    registry = spark_registry
     for source in ("/models/a1", "/models/a2", "/models/a3"):
         registry.register_model(source, "fold_a", tags={"team": "ml"})
     registry.register_model("/models/b1", "fold_b", description="b's first")
@@ -143,31 +151,33 @@ def test_registry_reads_fold_the_events_as_the_views_do(registry):
     registry.rename_registered_model("fold_b", "fold_c")
     registry.delete_registered_model("fold_c")
 
+    from sparktrack.views import view_sql
+
+    spark = spark_client.spark
     now = registry._state()
     for view, rows, key in (("registered_models_current", list(now.models.values()), ["model_id"]),
                             ("model_versions_current", list(now.versions.values()), ["model_id", "version"])):
-        expected = registry._delta.view(view)
-        ours = registry.spark.createDataFrame([tuple(row[f.name] for f in expected.schema.fields) for row in rows],
-                                              schema=expected.schema)
+        expected = spark.sql(view_sql(spark_client.store, view))
+        ours = spark.createDataFrame([tuple(row[f.name] for f in expected.schema.fields) for row in rows],
+                                     schema=expected.schema)
         assert_df_equality(ours.orderBy(*key), expected.orderBy(*key), ignore_nullable=True)
     assert now.model_named("fold_a")["aliases"] == {"Champion": 2, "Challenger": 2}
     assert now.model_named("fold_b") is None and now.model_named("fold_c")["deleted"]
 
 
 def test_promotion_policy_blocks_until_the_version_is_approved_and_changes_nothing(client):
-    registry = RegistryClient(client.store_root, client.spark,
-                              policy={"Champion": {"validation_status": "approved"},
-                                      "Production": {"validation_status": "approved"}})
+    registry = RegistryClient(client.store_root, policy={"Champion": {"validation_status": "approved"},
+                                                         "Production": {"validation_status": "approved"}})
     run_id = _trained_run()
     registry.register_model(f"runs:/{run_id}/model", "gated")
-    audit_before = registry.audit_log("gated").count()
+    audit_before = len(registry.audit_log("gated"))
     with pytest.raises(PromotionBlockedError, match=r"blocks alias 'Champion' for gated version 1: it needs the version tag\(s\) validation_status='approved'"):
         registry.set_registered_model_alias("gated", "Champion", 1)
     with pytest.raises(PromotionBlockedError, match="stage 'Production'"):
         registry.transition_model_version_stage("gated", 1, "Production")
     assert registry.get_registered_model("gated").aliases == {}
     assert registry.get_model_version("gated", 1).current_stage == "None"
-    assert registry.audit_log("gated").count() == audit_before
+    assert len(registry.audit_log("gated")) == audit_before
 
     registry.set_model_version_tag("gated", 1, "validation_status", "approved")
     registry.set_registered_model_alias("gated", "Champion", 1)
@@ -181,8 +191,9 @@ def test_time_travel_answers_which_version_was_champion_then(registry):
     registry.set_registered_model_alias("tt", "Champion", 1)
     time.sleep(0.05)
     between = dt.datetime.now(dt.timezone.utc)
-    audit_version = registry.spark.sql(
-        f"DESCRIBE HISTORY delta.`{registry._delta.path('registry_events')}`").agg({"version": "max"}).first()[0]
+    from deltalake import DeltaTable
+
+    audit_version = DeltaTable(f"{registry.store_root.removeprefix('file:')}/tables/registry_events").version()
     time.sleep(0.05)
     registry.set_registered_model_alias("tt", "Champion", 2)
     assert registry.get_model_version_by_alias("tt", "Champion").version == 2
@@ -194,10 +205,38 @@ def test_time_travel_answers_which_version_was_champion_then(registry):
         registry.get_registered_model("tt", as_of=before_any)
     with pytest.raises(InvalidValueError, match="as_of must be"):
         registry.get_registered_model("tt", as_of=[2026])
+    with pytest.raises(InvalidValueError, match="a version of sparktrack.registry_audit that exists"):
+        registry.get_registered_model("tt", as_of=10_000)
+    assert [v.version for v in registry.search_model_versions("name = 'tt'")] == [2, 1]
 
 
-def test_audit_log_and_sql_lineage_from_model_version_to_training_data(registry, tmp_path):
-    spark = registry.spark
+def test_audit_log_and_lineage_from_model_version_to_training_data(registry, tmp_path):
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    data_path = str(tmp_path / "train")
+    write_deltalake(data_path, pa.table({"x": [1, 2]}))
+    write_deltalake(data_path, pa.table({"x": [3]}), mode="append")
+    with sparktrack.start_run() as run:
+        sparktrack.log_input(data_path, context="training")
+        sparktrack.log_params({"max_depth": 6})
+        sparktrack.log_metric("accuracy", 0.93)
+    registry.register_model(f"runs:/{run.info.run_id}/model", "lineage")
+    registry.set_registered_model_alias("lineage", "Champion", 1)
+    lineage = registry.lineage("lineage", 1)
+    assert (lineage["run_id"], lineage["params"], lineage["metrics"], lineage["aliases"]) == (
+        run.info.run_id, {"max_depth": "6"}, {"accuracy": 0.93}, ["Champion"])
+    assert lineage["inputs"] == [{"name": "train", "source_type": "delta", "source": f"file:{data_path}",
+                                  "delta_version": 1, "context": "training"}]
+    audit = registry.audit_log("lineage")
+    assert list(audit["action"]) == ["create_model", "create_version", "set_alias"]
+    assert tuple(audit.iloc[2][["action", "key", "before", "after"]]) == ("set_alias", "Champion", None, "1")
+    assert audit["user_id"].all()
+
+
+def test_sql_lineage_from_model_version_to_training_data(spark_registry, spark_client, tmp_path):
+    registry = spark_registry
+    spark = spark_client.spark
     data_path = str(tmp_path / "train")
     spark.range(5).write.format("delta").save(data_path)
     spark.range(5, 9).write.format("delta").mode("append").save(data_path)
@@ -207,9 +246,8 @@ def test_audit_log_and_sql_lineage_from_model_version_to_training_data(registry,
         sparktrack.log_metric("accuracy", 0.93)
     registry.register_model(f"runs:/{run.info.run_id}/model", "lineage")
     registry.set_registered_model_alias("lineage", "Champion", 1)
-    sparktrack.flush()
 
-    lineage = spark.sql("""
+    lineage = sparktrack.sql("""
         SELECT l.name, l.version, l.params['max_depth'] AS max_depth, l.metrics['accuracy'] AS accuracy,
                i.source, i.delta_version
         FROM sparktrack.model_lineage l LATERAL VIEW explode(l.inputs) x AS i
@@ -219,16 +257,17 @@ def test_audit_log_and_sql_lineage_from_model_version_to_training_data(registry,
                                           source=f"file:{data_path}", delta_version=1)])
     assert_df_equality(lineage, expected, ignore_nullable=True)
 
-    versions = spark.sql("SELECT name, version, aliases, current_stage FROM sparktrack.model_versions")
+    versions = sparktrack.sql("SELECT name, version, aliases, current_stage FROM sparktrack.model_versions")
     assert_df_equality(versions, spark.createDataFrame(
         [Row(name="lineage", version=1, aliases=["Champion"], current_stage="None")]), ignore_nullable=True)
-    actions = [(r.action, r.key, r.before, r.after) for r in registry.audit_log("lineage").collect()]
-    assert [a[0] for a in actions] == ["create_model", "create_version", "set_alias"]
-    assert actions[2] == ("set_alias", "Champion", None, "1")
-    assert all(r.user_id for r in registry.audit_log("lineage").collect())
+    viewed = sparktrack.sql("SELECT * FROM sparktrack.model_lineage WHERE name = 'lineage'").first().asDict(recursive=True)
+    ours = registry.lineage("lineage", 1)
+    assert {k: viewed[k] for k in ours} == ours  # the Python lineage is the view's row
+    audit = sparktrack.sql("SELECT action FROM sparktrack.registry_audit ORDER BY event_time, seq")
+    assert [r.action for r in audit.collect()] == list(registry.audit_log("lineage")["action"])
 
 
-def test_log_register_alias_load_by_alias_and_predict_for_each_flavor(registry):
+def test_log_register_alias_load_by_alias_and_predict_for_each_flavor(spark_registry, spark_client):
     import numpy as np
     import pandas as pd
     from pyspark.ml import Pipeline
@@ -236,7 +275,8 @@ def test_log_register_alias_load_by_alias_and_predict_for_each_flavor(registry):
     from pyspark.ml.feature import VectorAssembler
     from sklearn.ensemble import RandomForestClassifier
 
-    spark = registry.spark
+    registry = spark_registry
+    spark = spark_client.spark
     rows = [(i, float(i), float(i % 3), 1.0 if i >= 5 else 0.0) for i in range(10)]
     train = spark.createDataFrame(rows, "id int, x1 double, x2 double, label double")
     pipeline = Pipeline(stages=[VectorAssembler(inputCols=["x1", "x2"], outputCol="features"),

@@ -197,19 +197,17 @@ class DeltaTables:
                          if isinstance(m, str) and m.startswith(prefix))
 
     def commit_time(self, name: str, version: int) -> dt.datetime | None:
-        """When version ``version`` of the table was committed; None when there is no such version."""
-        from deltalake import DeltaTable
-
+        """When version ``version`` of the table was committed; None when there is no such version
+        (or its commit was cleaned up). Read from the latest version's history: delta-rs 1.6's
+        history of a table loaded at an older version numbers its commits wrongly."""
         handle = self._handle(name)
         with handle.lock:
-            if version > self._open(handle).version():
+            table = self._open(handle)
+            if not 0 <= version <= table.version():
                 return None
-        try:
-            at = DeltaTable(handle.uri, version=version, storage_options=self._options)
-        except Exception:  # noqa: BLE001 - the version's commit was cleaned up or never existed
-            return None
-        millis = at.history(1)[0]["timestamp"]
-        return dt.datetime.fromtimestamp(millis / 1000, tz=dt.timezone.utc)
+            commits = table.history(table.version() - version + 1)
+        found = [c["timestamp"] for c in commits if c.get("version") == version]
+        return dt.datetime.fromtimestamp(found[0] / 1000, tz=dt.timezone.utc) if found else None
 
     # -- commits ------------------------------------------------------------------------------
     def append(self, name: str, rows: pa.Table, *, txn: tuple[str, int] | None = None,

@@ -65,7 +65,7 @@ class PythonModel(LoadedModel):
         return df.withColumn(self.output_column, scorer(inputs))
 
 
-def log_model(python_model: Any, artifact_path: str, *, client: SparkTrackClient, run_id: str,
+def log_model(python_model: Any, artifact_path: str, *, client: SparkTrackClient, run_id: str | Callable[[], str],
               input_example: Any = None, signature: Any = None, output_column: str = DEFAULT_OUTPUT_COLUMN,
               output_type: str | None = None, registered_model_name: str | None = None) -> ModelInfo:
     """Pickle a Python model into the run's artifacts at ``artifact_path``.
@@ -91,7 +91,7 @@ def load_model(model_uri: str, *, client: SparkTrackClient) -> PythonModel:
 
 
 # -- shared with the sklearn flavor ----------------------------------------------------------------
-def log_python_model(model: Any, artifact_path: str, *, flavor: str, client: SparkTrackClient, run_id: str,
+def log_python_model(model: Any, artifact_path: str, *, flavor: str, client: SparkTrackClient, run_id: str | Callable[[], str],
                      versions: dict[str, str], input_example: Any, signature: Any, output_column: str,
                      output_type: str | None, registered_model_name: str | None) -> ModelInfo:
     import cloudpickle

@@ -5,7 +5,7 @@ scikit-learn is imported inside the functions, so importing sparktrack never imp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from sparktrack.models.base import ModelInfo
 from sparktrack.models.descriptor import DEFAULT_OUTPUT_COLUMN, SKLEARN
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["PythonModel", "load_model", "log_model"]
 
 
-def log_model(estimator: Any, artifact_path: str, *, client: SparkTrackClient, run_id: str,
+def log_model(estimator: Any, artifact_path: str, *, client: SparkTrackClient, run_id: str | Callable[[], str],
               input_example: Any = None, signature: Any = None, output_column: str = DEFAULT_OUTPUT_COLUMN,
               output_type: str | None = None, registered_model_name: str | None = None) -> ModelInfo:
     """Pickle a fitted scikit-learn estimator (or Pipeline) into the run's artifacts.

@@ -3,7 +3,7 @@ artifact directory, and scored with ``transform`` — in the JVM, never through 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from sparktrack.errors import InvalidValueError
 from sparktrack.models import writer
@@ -41,7 +41,7 @@ class SparkModel(LoadedModel):
         )
 
 
-def log_model(model: Any, artifact_path: str, *, client: SparkTrackClient, run_id: str,
+def log_model(model: Any, artifact_path: str, *, client: SparkTrackClient, run_id: str | Callable[[], str],
               input_example: Any = None, signature: Any = None, output_column: str = DEFAULT_OUTPUT_COLUMN,
               registered_model_name: str | None = None) -> ModelInfo:
     """Save a fitted Spark ML model into the run's artifacts at ``artifact_path``.

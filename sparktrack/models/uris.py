@@ -107,6 +107,9 @@ def _read(model_uri: str, directory: str, client: SparkTrackClient) -> LocatedMo
         text = ArtifactRepository(directory, client.store.location.storage_options).read_text(DESCRIPTOR_FILE)
     except ArtifactNotFoundError:
         raise ModelNotFoundError(model_uri, f"{directory} has no {DESCRIPTOR_FILE}") from None
+    except OSError as error:  # the storage is unreachable or refuses: credentials, an unknown bucket
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelNotFoundError(model_uri, f"{directory} cannot be read ({detail})") from None
     except InvalidValueError:
         scheme = URI_SCHEME.match(model_uri)
         raise ModelURIError(model_uri, f"has a scheme ({scheme.group(1) if scheme else '?'}:) that no "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import platform
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from sparktrack.entities import now_ms
 from sparktrack.errors import InvalidNameError, InvalidValueError
@@ -38,9 +38,12 @@ class ModelTarget:
         return runs_uri(self.run_id, self.artifact_path)
 
 
-def prepare(artifact_path: str, *, client: SparkTrackClient, run_id: str, output_column: str,
-            registered_model_name: str | None) -> ModelTarget:
-    """Check the arguments every flavor shares and claim the model directory in the run."""
+def prepare(artifact_path: str, *, client: SparkTrackClient, run_id: str | Callable[[], str],
+            output_column: str, registered_model_name: str | None) -> ModelTarget:
+    """Check the arguments every flavor shares and claim the model directory in the run.
+
+    ``run_id`` may be a function that returns the id: it is called once every argument passed its
+    checks (the fluent API starts a run there, so bad arguments leave no empty run behind)."""
     if not isinstance(artifact_path, str) or not check_relative(artifact_path):
         raise InvalidNameError("artifact path", artifact_path,
                                "must name the model's directory inside the run, e.g. 'model'")
@@ -51,6 +54,8 @@ def prepare(artifact_path: str, *, client: SparkTrackClient, run_id: str, output
         from sparktrack.registry.client import validate_model_name
 
         validate_model_name(registered_model_name)  # fail before writing anything
+    if callable(run_id):
+        run_id = run_id()
     uri = client.get_artifact_uri(validate_id(run_id, "run"), path)  # RunNotFoundError for an unknown run
     repository = ArtifactRepository(uri, client.store.location.storage_options)
     if repository.exists(DESCRIPTOR_FILE):
