@@ -3,15 +3,16 @@ side with MLflow on a SQLite store when MLflow is installed (``pip install mlflo
 
     python bench/bench_logging.py [--points N] [--store DIR] [--mlflow | --no-mlflow]
 
-What is measured (Spark and store start-up, and MLflow's database creation, are done first and
-never counted):
+What is measured (store start-up and MLflow's database creation are done first and never
+counted; no JVM is involved on either side):
 
 * per-call latency: every call timed on its own with ``time.perf_counter_ns`` (mean, p50, p99,
   max); the timer's own cost is printed so it can be discounted. Synchronous MLflow calls are
   capped at 2,000 and asynchronous ones at 5,000 (both drain at a few dozen per second);
 * end-to-end: a second run with the loop timed in batches of 1,000 calls, from the first
   ``log_metric`` until ``sparktrack.flush()`` returns (every point committed to Delta), then the
-  rows of that run are counted in the metrics table. A count other than N exits with status 1.
+  rows of that run are counted in the metrics table (read from its files, as delta-rs lists them).
+  A count other than N exits with status 1.
 
 Each system first logs a small warm-up run (not counted) so that first-write costs are paid once.
 """
@@ -108,18 +109,14 @@ def bench_sparktrack(n: int, store: str | None, report: Report) -> None:
     root = store or tempfile.mkdtemp(prefix="sparktrack-bench-")
     sparktrack.set_tracking_uri(root)
     t0 = clock()
-    sparktrack.set_experiment("bench")  # opens the SparkSession and bootstraps the store
+    sparktrack.set_experiment("bench")  # bootstraps the store
     startup_s = (clock() - t0) / 1e9
-    client = sparktrack.TrackingClient(root)
-    spark = client.spark
-    spark.sparkContext.setLogLevel("ERROR")
-    metrics_path = f"{client.store_root}/tables/metrics"
-    print(f"pyspark         {spark.version} (master {spark.sparkContext.master}), "
-          f"java {_java_version(spark)}")
-    print(f"sparktrack      {sparktrack.__version__}; store {client.store_root}")
+    store = sparktrack.TrackingClient(root).store
+    print(f"sparktrack      {sparktrack.__version__} on deltalake {importlib.metadata.version('deltalake')}; "
+          f"store {store.root}")
     print(f"                flush every {settings.FLUSH_INTERVAL.get()} s or "
           f"{settings.FLUSH_SIZE.get():,} records (SPARKTRACK_FLUSH_INTERVAL / _SIZE)")
-    print(f"                Spark start + store bootstrap {startup_s:.1f} s (not counted)")
+    print(f"                store bootstrap {startup_s:.2f} s (not counted)")
     print()
 
     def log(i: int, value: float) -> None:
@@ -138,10 +135,10 @@ def bench_sparktrack(n: int, store: str | None, report: Report) -> None:
         key="sparktrack", label="sparktrack log_metric", method=f"each of {n:,} calls timed",
         samples_ns=samples,
     ))
-    report.check_count("sparktrack latency run", n, _count_delta(spark, metrics_path, run.info.run_id))
+    report.check_count("sparktrack latency run", n, _count_delta(store, run.info.run_id))
 
     # 2. End to end: batches of 1,000 calls timed, then flush() until every point is in Delta.
-    version_before = _delta_version(spark, metrics_path)
+    version_before = store.tables.version("metrics")
     batches: list[float] = []
     with sparktrack.start_run(run_name="throughput") as run:
         first = clock()
@@ -155,8 +152,8 @@ def bench_sparktrack(n: int, store: str | None, report: Report) -> None:
         sparktrack.flush()
         flushed = clock()
     ended = clock()
-    commits = _delta_version(spark, metrics_path) - version_before
-    rows = _count_delta(spark, metrics_path, run.info.run_id)
+    commits = store.tables.version("metrics") - version_before
+    rows = _count_delta(store, run.info.run_id)
     report.latencies.append(Latency(
         key="sparktrack batches", label="sparktrack log_metric",
         method=f"{len(batches)} batches of {BATCH:,} calls timed; per-call time of each batch",
@@ -171,23 +168,11 @@ def bench_sparktrack(n: int, store: str | None, report: Report) -> None:
     report.check_count("sparktrack throughput run", n, rows)
 
 
-def _count_delta(spark, path: str, run_id: str) -> int:
-    from pyspark.sql import functions as F
+def _count_delta(store, run_id: str) -> int:
+    """The run's rows in the metrics table, read from the files of its latest version."""
+    from sparktrack.store import layout
 
-    return spark.read.format("delta").load(path).filter(F.col("run_id") == run_id).count()
-
-
-def _delta_version(spark, path: str) -> int:
-    from delta.tables import DeltaTable
-
-    return DeltaTable.forPath(spark, path).history(1).collect()[0]["version"]
-
-
-def _java_version(spark) -> str:
-    try:
-        return spark.sparkContext._jvm.java.lang.System.getProperty("java.version")
-    except Exception:  # noqa: BLE001 - informational only
-        return "unknown"
+    return store.reads.matching(layout.METRICS, "run_id", run_id).num_rows
 
 
 # -- MLflow ---------------------------------------------------------------------------------------

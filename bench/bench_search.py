@@ -7,10 +7,11 @@ The workload (default 100,000 runs): every run has 10 params (``model`` is one o
 svm; ``p1``..``p9`` are numbers), 1 tag (``team``, one of five), 5 final metrics (acc, f1, auc,
 precision, recall) and an S-step ``loss`` history (default 100), so 100,000 runs hold 10.5M metric
 points. Both stores are populated in bulk, bypassing the logging APIs (not timed): sparktrack's
-Delta tables are written by Spark (the metric history clustered by run, as logging and the
-maintenance job's Z-ORDER leave it; ``metrics_latest`` holding each run's last point per key, as a
-logging commit adds it), MLflow's SQLite tables by executemany after MLflow created and migrated
-the database (its ``latest_metrics`` table filled as MLflow's logging fills it).
+Delta tables are written by delta-rs, as the store writes them (the metric history clustered by
+run, as logging and the maintenance job's Z-ORDER leave it; ``metrics_latest`` holding each run's
+last point per key, as a logging commit adds it), MLflow's SQLite tables by executemany after
+MLflow created and migrated the database (its ``latest_metrics`` table filled as MLflow's logging
+fills it).
 
 The queries, each timed R times (default 3) after one untimed warm-up, median printed:
 
@@ -75,57 +76,72 @@ def timed(action: Callable[[], object], repeats: int, before: Callable[[], None]
 
 
 # -- sparktrack ---------------------------------------------------------------------------------
-def populate_sparktrack(spark, root: str, runs: int, steps: int) -> str:
-    """Write the runs straight into the store's Delta tables; returns the experiment id."""
+def populate_sparktrack(root: str, runs: int, steps: int) -> str:
+    """Write the runs straight into the store's Delta tables with delta-rs; returns the
+    experiment id."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from deltalake import write_deltalake
+
     import sparktrack
-    from sparktrack.store import tables
+    from sparktrack.store import layout
     from sparktrack.tracking import fluent
 
-    sparktrack.set_tracking_uri(root, spark)
+    sparktrack.set_tracking_uri(root)
     experiment_id = sparktrack.create_experiment("bench")
-    tables_root = f"{fluent.client().store_root}/tables"
-    base = spark.range(runs).selectExpr(
-        "id AS i", "md5(concat('run-', id)) AS run_id",
-        f"timestamp_millis({START_MS} + id * 1000) AS t")
+    store = fluent.client().store
+    ids = pa.array([run_id(i) for i in range(runs)])
+    index = np.arange(runs)
+    start_us = (START_MS + index * 1000) * 1000
 
-    def save(table, frame) -> None:
-        names = [f.name for f in table.schema.fields]
-        frame = frame.selectExpr(*[f"CAST({n} AS {f.dataType.simpleString()}) AS {n}"
-                                   for n, f in zip(names, table.schema.fields)])
-        frame.write.format("delta").mode("append").save(f"{tables_root}/{table.name}")
+    def column(values, kind: str) -> pa.Array:
+        if kind == layout.TIME:
+            return pa.array(values, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+        return pa.array(values, layout.arrow_type(kind))
 
-    save(tables.RUNS, base.selectExpr(
-        "run_id", f"'{experiment_id}' AS experiment_id", "concat('run-', i) AS run_name",
-        "'bench' AS user_id", "t AS start_time",
-        f"concat('{root}/artifacts/{experiment_id}/', run_id, '/artifacts') AS artifact_uri",
-        "CAST(NULL AS STRING) AS parent_run_id", "CAST(NULL AS STRING) AS spark_app_id"))
-    save(tables.RUN_EVENTS, base.selectExpr(
-        "run_id", "'RUNNING' AS status", "CAST(NULL AS TIMESTAMP) AS end_time",
-        "'active' AS lifecycle_stage", "t AS event_time", "1 AS seq").unionByName(base.selectExpr(
-        "run_id", "'FINISHED' AS status", "t + INTERVAL 1 SECOND AS end_time",
-        "CAST(NULL AS STRING) AS lifecycle_stage", "t + INTERVAL 1 SECOND AS event_time", "2 AS seq")))
-    models = ", ".join(f"'{m}'" for m in MODELS)
-    save(tables.PARAMS, base.selectExpr(
-        "run_id", "i", "explode(sequence(0, 9)) AS k", "t").selectExpr(
-        "run_id", "IF(k = 0, 'model', concat('p', k)) AS key",
-        f"IF(k = 0, element_at(array({models}), CAST(i % 4 AS INT) + 1), "
-        "CAST(k * 10 AS STRING)) AS value", "t AS logged_at", "k AS seq"))
-    teams = ", ".join(f"'{t}'" for t in TEAMS)
-    save(tables.TAGS, base.selectExpr(
-        "run_id", "'team' AS key", f"element_at(array({teams}), CAST(i % 5 AS INT) + 1) AS value",
-        "false AS deleted", "t AS logged_at", "0 AS seq"))
-    finals = base.selectExpr("run_id", "i", "t", "posexplode(array(" + ", ".join(
-        f"'{m}'" for m in FINAL_METRICS) + ")) AS (k, key)").selectExpr(
-        "run_id", "key", "CAST((i * 7919 + k * 104729) % 100003 AS DOUBLE) / 100003 AS value", "0 AS step",
-        "t AS timestamp")
-    history = base.selectExpr("run_id", "t", f"explode(sequence(0, {steps - 1})) AS step").selectExpr(
-        "run_id", "'loss' AS key", "CAST(1 AS DOUBLE) / (step + 1) AS value", "step", "t AS timestamp")
-    # Each run's points together, as logging leaves them (a run's points share its flushes) and
-    # as `jobs/maintenance.py --zorder` keeps them (Z-ORDER BY run_id, key).
-    save(tables.METRICS, finals.unionByName(history).repartitionByRange(16, "run_id")
-         .sortWithinPartitions("run_id", "key", "step"))
-    # What a logging commit adds beside its points: the last point of each run and key.
-    save(tables.METRICS_LATEST, finals.unionByName(history.filter(f"step = {steps - 1}")))
+    def save(table: layout.Table, per_run: int, **values) -> None:
+        """``per_run`` rows per run, in run order; each value an array of that many rows per run."""
+        which = np.repeat(index, per_run)
+        values = {"run_id": ids.take(pa.array(which)), **values}
+        arrays = [values[name] if isinstance(values[name], pa.Array) else column(values[name], kind)
+                  for name, kind, _ in table.columns]
+        write_deltalake(store.location.delta_uri(store.table_uri(table)),
+                        pa.Table.from_arrays(arrays, schema=table.schema), mode="append")
+
+    save(layout.RUNS, 1, experiment_id=[experiment_id] * runs, run_name=[f"run-{i}" for i in range(runs)],
+         user_id=["bench"] * runs, start_time=start_us,
+         artifact_uri=pc.binary_join_element_wise(f"{store.artifact_root}/{experiment_id}/", ids, "/artifacts", ""),
+         parent_run_id=[None] * runs, spark_app_id=[None] * runs)
+    save(layout.RUN_EVENTS, 2, status=np.tile(["RUNNING", "FINISHED"], runs),
+         end_time=np.where(np.tile([0, 1], runs) == 1, np.repeat(start_us, 2) + 1_000_000, 0).tolist(),
+         lifecycle_stage=np.tile(["active", None], runs), event_time=np.repeat(start_us, 2) + np.tile([0, 1_000_000], runs),
+         seq=np.tile([1, 2], runs))
+    save(layout.PARAMS, 10, key=np.tile(["model", *(f"p{k}" for k in range(1, 10))], runs),
+         value=[MODELS[i % 4] if k == 0 else str(k * 10) for i in range(runs) for k in range(10)],
+         logged_at=np.repeat(start_us, 10), seq=np.tile(np.arange(10), runs))
+    save(layout.TAGS, 1, key=["team"] * runs, value=[TEAMS[i % 5] for i in range(runs)], deleted=[False] * runs,
+         logged_at=start_us, seq=np.zeros(runs, dtype=np.int64))
+    # Each run's points together, sorted by (run_id, key, step), as logging leaves them (a run's
+    # points share its flushes) and as `jobs/maintenance.py --zorder` keeps them.
+    keys = sorted([*FINAL_METRICS, "loss"])
+    per_run = len(FINAL_METRICS) + steps
+    key_of = np.array([key for key in keys for _ in range(steps if key == "loss" else 1)], dtype=object)
+    step_of = np.array([s for key in keys for s in (range(steps) if key == "loss" else [0])])
+    values = np.empty(runs * per_run)
+    for position, (key, step) in enumerate(zip(key_of, step_of)):
+        values[position::per_run] = (1.0 / (step + 1) if key == "loss" else
+                                     ((index * 7919 + FINAL_METRICS.index(key) * 104_729) % 100_003) / 100_003)
+    order = np.argsort(ids.to_numpy(zero_copy_only=False), kind="stable")
+    index = order  # write the runs in run_id order: each file then holds a narrow range of runs
+    start_us = (START_MS + order * 1000) * 1000
+    ordered = values.reshape(runs, per_run)[order].ravel()
+    save(layout.METRICS, per_run, key=np.tile(key_of, runs), value=ordered, step=np.tile(step_of, runs),
+         timestamp=np.repeat(start_us, per_run))
+    last = [i for i, (key, step) in enumerate(zip(key_of, step_of)) if key != "loss" or step == steps - 1]
+    save(layout.METRICS_LATEST, len(last), key=np.tile(key_of[last], runs),
+         value=values.reshape(runs, per_run)[order][:, last].ravel(), step=np.tile(step_of[last], runs),
+         timestamp=np.repeat(start_us, len(last)))
     return experiment_id
 
 
@@ -209,15 +225,14 @@ D_SQL = """
 """
 
 
-def queries_sparktrack(spark, experiment_id: str, probe: str) -> dict[str, Callable[[], object]]:
+def queries_sparktrack(experiment_id: str, probe: str) -> dict[str, Callable[[], object]]:
     import sparktrack
-    from sparktrack.tracking import fluent
 
     def c():
-        return [(m.step, m.value) for m in fluent.client().get_metric_history(probe, "loss")]
+        return [(m.step, m.value) for m in sparktrack.get_metric_history(probe, "loss")]
 
     def d():
-        rows = spark.sql(D_SQL.format(experiment_id=experiment_id)).collect()  # a hex id of ours
+        rows = sparktrack.sql(D_SQL.format(experiment_id=experiment_id)).collect()  # a hex id of ours
         return sorted((r.model, round(r.best, 9)) for r in rows)
 
     return {**search_queries(sparktrack.search_runs, experiment_id), "c": c, "d": d}
@@ -260,19 +275,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("SPARKTRACK_SPOOL_DIR", os.path.join(work, "spool"))
     with_mlflow = not args.no_mlflow and importlib.util.find_spec("mlflow") is not None
 
-    from sparktrack.session import spark_session
-
-    spark = spark_session(app_name="bench-search")
-    spark.sparkContext.setLogLevel("ERROR")
     points = args.runs * (len(FINAL_METRICS) + args.steps)
     probe = run_id(args.runs // 2)
     print(f"Populating sparktrack: {args.runs:,} runs, {points:,} metric points...", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    experiment_id = populate_sparktrack(spark, f"{work}/store", args.runs, args.steps)
+    experiment_id = populate_sparktrack(f"{work}/store", args.runs, args.steps)
     print(f"  {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
     import sparktrack
+    from sparktrack.session import spark_session
 
-    systems = {"sparktrack": queries_sparktrack(spark, experiment_id, probe)}
+    spark = spark_session(app_name="bench-search")  # for (d), SQL over the views
+    spark.sparkContext.setLogLevel("ERROR")
+    sparktrack.set_tracking_uri(f"{work}/store", spark)
+    systems = {"sparktrack": queries_sparktrack(experiment_id, probe)}
     trackers, experiments = {"sparktrack": sparktrack}, {"sparktrack": experiment_id}
     if with_mlflow:
         print("Populating MLflow (SQLite)...", file=sys.stderr, flush=True)

@@ -69,7 +69,7 @@ def test_run_logs_params_metrics_tags_and_system_tags(client):
     got = sparktrack.get_run(run.info.run_id)
     assert got.info.status == "FINISHED" and got.info.end_time >= got.info.start_time
     assert got.info.run_name == "first"
-    assert got.info.spark_app_id is None  # no Spark application runs in this process
+    assert got.info.spark_app_id == _running_spark_app()
     assert got.data.params == {"max_depth": "5", "lr": "0.1"}
     assert got.data.metrics["loss"] == 0.25
     assert math.isnan(got.data.metrics["nan"])
@@ -80,6 +80,18 @@ def test_run_logs_params_metrics_tags_and_system_tags(client):
     assert tags[context.USER] and tags[context.SOURCE_NAME]
     history = sparktrack.get_metric_history(run.info.run_id, "loss")
     assert [(m.step, m.value) for m in history] == [(0, 0.9), (1, 0.5), (2, 0.25)]
+
+
+def _running_spark_app() -> str | None:
+    """The Spark application of this process (the suite's session, if a test before started it)."""
+    import sys
+
+    if "pyspark.sql" not in sys.modules:
+        return None
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    return active.sparkContext.applicationId if active is not None else None
 
 
 def test_exception_marks_run_failed_and_nested_runs_record_parent(client):

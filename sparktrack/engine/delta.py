@@ -36,6 +36,7 @@ from sparktrack.errors import StoreError
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.fs as pafs
     from deltalake import DeltaTable
 
@@ -167,16 +168,16 @@ class DeltaTables:
         handle = self._handle(name)
         with handle.lock:
             files = self._open(handle).file_uris(file_pruning_predicate=[(column, "=", value)])
-        rows = self._read_files(files, schema)
-        return rows.filter(pc.equal(rows[column], value))
+        # Within the files, Parquet's row-group statistics skip the groups that cannot hold it.
+        return self._read_files(files, schema, pc.field(column) == value)
 
-    def _read_files(self, files: Sequence[str], schema: pa.Schema) -> pa.Table:
+    def _read_files(self, files: Sequence[str], schema: pa.Schema, where: pc.Expression | None = None) -> pa.Table:
         import pyarrow.dataset as ds
 
         # Spark writes times as INT96; read them as microseconds (nanoseconds overflow after 2262).
         fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(coerce_int96_timestamp_unit="us"))
         fragments = [fmt.make_fragment(fs_path(file), filesystem=self._fs) for file in files]
-        return ds.FileSystemDataset(fragments, schema, fmt, self._fs).to_table()
+        return ds.FileSystemDataset(fragments, schema, fmt, self._fs).to_table(filter=where)
 
     def versions(self, *names: str) -> tuple[int, ...]:
         return tuple(self.version(name) for name in names)

@@ -104,18 +104,16 @@ def fold(models: pa.Table, versions: pa.Table, events: pa.Table) -> RegistryStat
 
 
 def search_table(rows: list[dict[str, Any]], schema: SearchSchema, keys: dict[str, list[str]]) -> pa.Table:
-    """Models' or versions' rows as ``search.arrow`` takes them: the columns ``schema`` names
-    (and the ids), times as UTC timestamps, and a ``tags.<key>`` column per key the search names."""
+    """Models' or versions' rows as ``search.arrow`` takes them: the columns ``schema`` reads (and
+    the ids), times as UTC timestamps, and a ``tags.<key>`` column per key the search names."""
     import pyarrow as pa
 
-    times = set(schema.time_attributes.values())
-    numbers = set(schema.number_attributes.values())
-    names = {"model_id", *schema.string_attributes.values(), *times, *numbers,
-             *(column for column, _ in schema.default_order)}
-    columns = {}
-    for name in sorted(names):
-        kind = pa.timestamp("us", tz="UTC") if name in times else pa.int64() if name in numbers else pa.string()
-        columns[name] = pa.array([row[name] for row in rows], kind)
+    from sparktrack.search.schemas import NUMBER, TIME
+
+    kinds = {"model_id": "string", "version": NUMBER, **schema.columns()}
+    arrow = {TIME: pa.timestamp("us", tz="UTC"), NUMBER: pa.int64()}
+    columns = {name: pa.array([row[name] for row in rows], arrow.get(kind, pa.string()))
+               for name, kind in sorted(kinds.items()) if not rows or name in rows[0]}
     for key in keys.get("tags", []):
         columns[f"tags.{key}"] = pa.array([row["tags"].get(key) for row in rows], pa.string())
     return pa.table(columns)

@@ -3,14 +3,15 @@ semantics of the Spark compilation (``search.spark``): the same rows, in the sam
 
 The table holds the schema's attribute columns and, for each map lookup the query makes
 (``Query.keys``), a column named as the filter writes it (``metrics.acc``) with nulls where a row
-lacks the key."""
+lacks the key; for datasets, a list column per key (``datasets.name``: the names of each run's
+datasets)."""
 
 from __future__ import annotations
 
 from functools import reduce
 from typing import TYPE_CHECKING
 
-from sparktrack.search.grammar import Comparison, Query, Target
+from sparktrack.search.grammar import NULL_OPS, Comparison, Query, Target
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -38,14 +39,14 @@ def apply(table: pa.Table, query: Query) -> pa.Table:
 
 def _values(table: pa.Table, target: Target, compare: bool) -> pa.ChunkedArray:
     """The target's values; time attributes as epoch milliseconds when compared (Spark's
-    ``unix_millis``), as they are when sorted. A map key no row has is all nulls."""
+    ``unix_millis``), as they are when sorted. A key no row has is all nulls."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    name = target.name
-    if name not in table.column_names:
-        return pa.chunked_array([pa.nulls(table.num_rows, pa.float64() if target.numeric else pa.string())])
-    values = table.column(name)
+    if target.name not in table.column_names:
+        kind = pa.list_(pa.string()) if target.kind == "list" else pa.float64() if target.numeric else pa.string()
+        return pa.chunked_array([pa.nulls(table.num_rows, kind)])
+    values = table.column(target.name)
     if target.kind == "time" and compare:  # integer division: exact, and times are not negative
         return pc.divide(pc.cast(pc.cast(values, pa.timestamp("us")), pa.int64()), 1000)
     return values
@@ -53,6 +54,24 @@ def _values(table: pa.Table, target: Target, compare: bool) -> pa.ChunkedArray:
 
 def _condition(values: pa.ChunkedArray, target: Target, comparison: Comparison) -> pa.ChunkedArray:
     """True where the comparison holds; false where Spark's would be false or NULL."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if comparison.op in NULL_OPS:  # a missing key is null; a NaN metric is a value
+        missing = pc.is_null(values)
+        return missing if comparison.op == "IS NULL" else pc.invert(missing)
+    if target.kind != "list":
+        return _holds(values, target, comparison)
+    # A list (a run's datasets): true when one of its elements satisfies the comparison.
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    hits = _holds(pc.list_flatten(values), target, comparison)
+    found = np.zeros(len(values), dtype=bool)
+    found[np.asarray(pc.list_parent_indices(values).filter(hits))] = True
+    return pa.chunked_array([pa.array(found)])
+
+
+def _holds(values: pa.Array | pa.ChunkedArray, target: Target, comparison: Comparison) -> pa.ChunkedArray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -64,10 +83,10 @@ def _condition(values: pa.ChunkedArray, target: Target, comparison: Comparison) 
         result = matched if op == "IN" else pc.invert(matched)
     else:
         result = getattr(pc, _COMPARE[op])(values, pa.scalar(value))
-        if target.numeric:  # only != holds for NaN, as in Python (see _condition)
+        if target.numeric:  # only != holds for NaN, as in Python (see search.spark)
             result = pc.if_else(pc.is_nan(values), op == "!=", result)
     return pc.and_(pc.fill_null(result, False), pc.is_valid(values))  # NULL (a missing key) never holds
 
 
 _COMPARE = {"=": "equal", "!=": "not_equal", "<": "less", "<=": "less_equal",
-                  ">": "greater", ">=": "greater_equal"}
+            ">": "greater", ">=": "greater_equal"}

@@ -1,67 +1,69 @@
 """MLflow's search grammar (``filter_string`` and ``order_by``), parsed and bound to a schema.
 ``search.arrow`` evaluates a bound query on an Arrow table in the driver and ``search.spark``
-compiles it to Spark Columns, with the same semantics.
+compiles it to Spark Columns, with the same semantics; one test corpus checks both.
 
-A filter is a conjunction of comparisons joined by ``AND`` (any case)::
+A filter is comparisons joined by ``AND`` (any case; a leading, trailing or doubled AND is
+ignored, as MLflow ignores it)::
 
     metrics.accuracy > 0.9 AND params.optimizer = 'adam' AND tags.`my tag` LIKE 'ex%'
 
-Identifiers are ``<entity>.<key>``. Entity prefixes (any case): ``metric``/``metrics``;
-``param``/``params``/``parameter``/``parameters``; ``tag``/``tags``;
-``attribute``/``attributes``/``attr``/``run``. A bare key is letters, digits and ``_ - . / :``
-(``tags.sparktrack.user`` has the key ``sparktrack.user``); any other key is quoted with backticks or
-double quotes right after the dot (``params."batch size"``).
+Identifiers are ``<entity>.<key>``, with MLflow's entity names in lower case: ``metric``/``metrics``,
+``param``/``params``/``parameter``/``parameters``, ``tag``/``tags``,
+``attribute``/``attributes``/``attr``/``run`` and ``dataset``/``datasets`` for runs;
+``attribute``, ``tag``/``tags`` for experiments and the registry. The entity may be quoted in
+backticks (`` `metrics`.acc ``). A bare key is letters (any script), digits and ``_ - . / :``
+(``tags.sparktrack.user`` has the key ``sparktrack.user``); any other key is quoted with
+backticks, double or single quotes right after the dot (``params."batch size"``). Attributes may
+stand alone (``status = 'FINISHED'``, `` `run name` = 'x' ``).
 
 Values:
 
 * strings in single or double quotes. A quote inside a string is written twice, as in SQL
-  (``'it''s'`` is ``it's``); a backslash is an ordinary character, except inside LIKE/ILIKE
-  patterns where Spark reads ``\\%``, ``\\_`` and ``\\\\`` as escapes (any other use is an error);
-* numeric literals: ``3``, ``-0.5``, ``.5``, ``1e-3``. ``NaN`` and ``inf`` are not literals;
-* ``IN ('a', 'b')`` / ``NOT IN (...)``: a non-empty list of quoted strings.
+  (``'it''s'`` is ``it's``; MLflow keeps both quotes). A backslash is an ordinary character, except
+  inside LIKE/ILIKE patterns where ``\\%``, ``\\_`` and ``\\\\`` are escapes (any other use is an
+  error), as in Spark and PostgreSQL;
+* numeric literals: ``3``, ``-0.5``, ``.5``, ``1e-3``, finite. ``NaN`` and ``inf`` are not literals;
+* ``IN ('a', 'b')`` / ``NOT IN (...)``: a non-empty list of quoted strings (a trailing comma is
+  allowed).
 
-Operators: metrics ``= != < <= > >=`` with numbers; params and tags ``= != LIKE ILIKE IN NOT IN`` with
-quoted strings; string attributes as params; time attributes as metrics, in epoch milliseconds.
-LIKE/ILIKE use the SQL wildcards ``%`` and ``_``.
+Operators: metrics ``= != < <= > >=`` with numbers; params, tags, datasets and string attributes
+``= != LIKE ILIKE IN NOT IN`` with quoted strings (MLflow takes IN only on ``run_id``, datasets and
+the registry's names: the other lists are sparktrack's own); time and number attributes as
+metrics, times in epoch milliseconds. ``IS NULL`` / ``IS NOT NULL`` on metrics, params and tags
+(MLflow: params and tags): true where the run lacks the key / has it. LIKE/ILIKE use ``%`` and
+``_``.
 
 Semantics (as in MLflow): a comparison on a key a run lacks is NULL and excludes the run, ``!=``
-included. A NaN metric value behaves as in Python: only ``!=`` is true for it. ``order_by`` puts
-runs lacking the key last in both directions; for metrics NaN values come after numbers and before
+included. A NaN metric value behaves as in Python: only ``!=`` is true for it. A ``datasets.*``
+comparison holds when one of the run's logged datasets satisfies it. ``order_by`` puts runs
+lacking the key last in both directions; for metrics NaN values come after numbers and before
 missing ones. Values are never pasted into SQL text: every value is a literal Column argument.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
 
 from sparktrack.errors import SHOWN_CHARS, FilterSyntaxError
-from sparktrack.search.schemas import PLURAL, RUNS, SearchSchema
+from sparktrack.search.schemas import NUMBER, PLURAL, RUN_PREFIXES, RUNS, STRING, TIME, SearchSchema
 
 NUMBER_OPS = ("=", "!=", "<", "<=", ">", ">=")
 STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
-
-_ENTITY_ALIASES = {
-    "metric": "metric", "metrics": "metric",
-    "param": "param", "params": "param", "parameter": "param", "parameters": "param",
-    "tag": "tag", "tags": "tag",
-    "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
-}
-_MLFLOW_NUMERIC_ENTITIES = frozenset({"metric"})
-
+NULL_OPS = ("IS NULL", "IS NOT NULL")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Comparison:
     """One ``<entity>.<key> <op> <value>`` term of a filter."""
 
-    entity: str  # "metric" | "param" | "tag" | "attribute"
+    entity: str  # "metric" | "param" | "tag" | "attribute" | "dataset"
     key: str
-    op: str  # one of NUMBER_OPS or STRING_OPS
-    value: object  # float, str, or tuple[str, ...] for IN / NOT IN
+    op: str  # one of NUMBER_OPS, STRING_OPS or NULL_OPS
+    value: object  # float, str, tuple[str, ...] for IN / NOT IN, None for IS [NOT] NULL
     position: int  # offset of the identifier in the filter text
-
 
 
 # --------------------------------------------------------------------------------------- tokens
@@ -87,7 +89,8 @@ class _Token:
         return self.kind == "word" and str(self.value).upper() in words
 
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_\-./:]*")
+_WORD = re.compile(r"[^\W\d][\w\-./:]*")  # unicode letters too, as logged keys may hold them
+_BARE_KEY = re.compile(r"[\w\-./:]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _OPERATORS = ("!=", "<=", ">=", "==", "<>", "=", "<", ">")
 _WORD_CHAR = re.compile(r"[A-Za-z0-9_.]")
@@ -175,6 +178,10 @@ class _Tokens:
     def at_end(self) -> bool:
         return self.peek().kind == "end"
 
+    def seek(self, offset: int) -> None:
+        """Go on scanning from ``offset`` (after a key read straight from the text)."""
+        self._offset, self._next = offset, None
+
     def fail(self, token: _Token, message: str) -> FilterSyntaxError:
         return _fail(self.text, token.position, message)
 
@@ -200,28 +207,71 @@ class _Parsed:
     value_token: _Token
 
 
-def _parse_identifier(tokens: _Tokens, prefixes: str, bare: frozenset[str] = frozenset()) -> _Identifier:
+def _parse_identifier(tokens: _Tokens, schema: SearchSchema, ordering: bool = False) -> _Identifier:
     token = tokens.next()
+    names = schema.prefix_names()
+    bare = schema.bare_attributes()
     if token.kind == "(":
         raise tokens.fail(token, "Parentheses are only allowed around IN lists: a filter is "
                                  "comparisons joined by AND, without grouping")
-    if token.kind != "word" or token.is_keyword("AND", "OR", "NOT", "IN", "LIKE", "ILIKE"):
-        raise tokens.fail(token, f"Expected an identifier ({prefixes}), got {token.shown()}")
-    if token.text in bare:  # a bare attribute name, as MLflow allows (``name LIKE 'a%'``)
+    quoted = token.kind == "backtick" or (token.kind == "string" and token.text[0] == '"')
+    if quoted and tokens.text.startswith(".", token.end):  # `metrics`.acc: a quoted entity
+        return _after_dot(tokens, token, str(token.value), schema)
+    if quoted and token.value in bare:  # `run name` = 'x': a quoted bare attribute
+        return _Identifier(entity="attribute", key=str(token.value), text=token.text, position=token.position)
+    if token.kind != "word" or token.is_keyword("AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS"):
+        raise tokens.fail(token, f"Expected an identifier ({names}), got {token.shown()}")
+    if token.text in bare:  # a bare attribute name, as MLflow allows (``status = 'FINISHED'``)
         return _Identifier(entity="attribute", key=token.text, text=token.text, position=token.position)
     prefix, dot, key = token.text.partition(".")
-    entity = _ENTITY_ALIASES.get(prefix.lower())
-    if not dot or entity is None:
-        raise tokens.fail(token, f"Invalid identifier {_cut(token.text)!r}: expected {prefixes}")
+    if not dot:
+        raise tokens.fail(token, f"Invalid identifier {_cut(token.text)!r}: expected {names}, or an "
+                                 f"attribute of {schema.name} ({schema.attribute_names(ordering)})")
+    entity = _entity(tokens, token, prefix, schema)
     if key:
         return _Identifier(entity=entity, key=key, text=token.text, position=token.position)
     return _quoted_key(tokens, token, entity)
 
 
+def _entity(tokens: _Tokens, token: _Token, prefix: str, schema: SearchSchema) -> str:
+    entity = schema.prefixes.get(prefix)
+    if entity is not None:
+        return entity
+    known = RUN_PREFIXES.get(prefix)
+    if known is not None and known not in schema.prefixes.values():
+        raise tokens.fail(token, f"{schema.name} have no {PLURAL[known]} ({_cut(token.text)!r}): use "
+                                 f"{schema.prefix_names()}")
+    if known is not None:
+        spellings = sorted(name for name, entity in schema.prefixes.items() if entity == known)
+        raise tokens.fail(token, f"Invalid entity type {_cut(prefix)!r} in {_cut(token.text)!r}: {schema.name} "
+                                 f"spell it {' or '.join(spellings)}")
+    lower = f" (entity names are lower case: {prefix.lower()}.)" if prefix.lower() in RUN_PREFIXES else ""
+    raise tokens.fail(token, f"Invalid entity type {_cut(prefix)!r} in {_cut(token.text)!r}: expected "
+                             f"{schema.prefix_names()}{lower}")
+
+
+def _after_dot(tokens: _Tokens, entity_token: _Token, spelling: str, schema: SearchSchema) -> _Identifier:
+    """The key after a quoted entity (`` `metrics`.acc ``), bare or quoted."""
+    entity = _entity(tokens, entity_token, spelling, schema)
+    start = entity_token.end + 1
+    text = tokens.text
+    if start < len(text) and text[start] in "`\"'":
+        key_token = _scan_quoted(text, start)
+        key, end = str(key_token.value), key_token.end
+    else:
+        bare_key = _BARE_KEY.match(text, start)
+        if bare_key is None:
+            raise tokens.fail(entity_token, f"Missing key after {_cut(text[entity_token.position:start])!r}")
+        key, end = bare_key.group(), bare_key.end()
+    if not key:
+        raise tokens.fail(entity_token, f"Empty key in {_cut(text[entity_token.position:end])!r}: give the key a name")
+    tokens.seek(end)
+    return _Identifier(entity=entity, key=key, text=text[entity_token.position:end], position=entity_token.position)
+
+
 def _quoted_key(tokens: _Tokens, prefix: _Token, entity: str) -> _Identifier:
     token = tokens.peek()
-    quoted = token.kind == "backtick" or (token.kind == "string" and token.text[0] == '"')
-    if token.position != prefix.end or not quoted:
+    if token.position != prefix.end or token.kind not in ("backtick", "string"):
         raise tokens.fail(prefix, f"Missing key after {_cut(prefix.text)!r}: write "
                                   f"{prefix.text}<key>, or quote it as {prefix.text}`my key`")
     tokens.next()
@@ -244,14 +294,25 @@ def _parse_operator(tokens: _Tokens, identifier: _Identifier) -> tuple[str, _Tok
         follower = tokens.next()
         if not follower.is_keyword("IN"):
             raise tokens.fail(follower, f"Expected IN after 'NOT', got {follower.shown()}: "
-                                        "NOT only appears in NOT IN (...)")
+                                        "NOT only appears in NOT IN (...) and IS NOT NULL")
         return "NOT IN", token
+    if token.is_keyword("IS"):
+        follower = tokens.next()
+        negated = follower.is_keyword("NOT")
+        if negated:
+            follower = tokens.next()
+        if not follower.is_keyword("NULL"):
+            raise tokens.fail(follower, f"Expected NULL after {'IS NOT' if negated else 'IS'}, got "
+                                        f"{follower.shown()}: write IS NULL or IS NOT NULL")
+        return ("IS NOT NULL" if negated else "IS NULL"), token
     raise tokens.fail(token, f"Expected an operator after {_cut(identifier.text)!r} (one of "
-                             f"{', '.join(NUMBER_OPS + STRING_OPS[2:])}), got {token.shown()}; "
+                             f"{', '.join(NUMBER_OPS + STRING_OPS[2:] + NULL_OPS)}), got {token.shown()}; "
                              "quote keys with spaces or special characters in backticks")
 
 
 def _parse_value(tokens: _Tokens, op: str, op_token: _Token) -> tuple[object, _Token]:
+    if op in NULL_OPS:
+        return None, op_token
     if op in ("IN", "NOT IN"):
         return _parse_in_list(tokens, op)
     token = tokens.next()
@@ -263,6 +324,8 @@ def _parse_value(tokens: _Tokens, op: str, op_token: _Token) -> tuple[object, _T
     if token.is_keyword("NAN", "INF", "INFINITY"):
         raise tokens.fail(token, f"{token.text} is not a value a filter can compare with: compare "
                                  "with finite numbers (a NaN metric matches only '!=')")
+    if token.is_keyword("NULL"):
+        raise tokens.fail(token, f"Compare with NULL using IS NULL or IS NOT NULL, not {op!r}")
     raise tokens.fail(token, f"Expected a value (a quoted string or a number) after "
                              f"{op_token.text!r}, got {token.shown()}{hint}")
 
@@ -278,6 +341,8 @@ def _parse_in_list(tokens: _Tokens, op: str) -> tuple[tuple[str, ...], _Token]:
     while True:
         values.append(_parse_in_item(tokens, op))
         separator = tokens.next()
+        if separator.kind == "," and tokens.peek().kind == ")":  # a trailing comma, as Python allows
+            separator = tokens.next()
         if separator.kind == ")":
             return tuple(values), opening
         if separator.kind != ",":
@@ -295,8 +360,8 @@ def _parse_in_item(tokens: _Tokens, op: str) -> str:
     raise tokens.fail(token, f"Expected a quoted string in the {op} list, got {token.shown()}")
 
 
-def _parse_comparison(tokens: _Tokens, prefixes: str, bare: frozenset[str]) -> _Parsed:
-    identifier = _parse_identifier(tokens, prefixes, bare)
+def _parse_comparison(tokens: _Tokens, schema: SearchSchema) -> _Parsed:
+    identifier = _parse_identifier(tokens, schema)
     op, op_token = _parse_operator(tokens, identifier)
     value, value_token = _parse_value(tokens, op, op_token)
     comparison = Comparison(entity=identifier.entity, key=identifier.key, op=op, value=value,
@@ -306,12 +371,18 @@ def _parse_comparison(tokens: _Tokens, prefixes: str, bare: frozenset[str]) -> _
 
 
 def _parse(text: str | None, schema: SearchSchema) -> tuple[str, list[_Parsed]]:
-    prefixes, bare = schema.prefixes(), schema.bare_attributes()
     if text is None or not text.strip():
         return text or "", []
     tokens = _Tokens(text)
-    parsed = [_parse_comparison(tokens, prefixes, bare)]
-    while not tokens.at_end():
+    parsed: list[_Parsed] = []
+    while True:
+        while tokens.peek().is_keyword("AND"):  # leading or doubled ANDs, which MLflow ignores
+            tokens.next()
+        if tokens.at_end():
+            return text, parsed
+        parsed.append(_parse_comparison(tokens, schema))
+        if tokens.at_end():
+            return text, parsed
         token = tokens.next()
         if token.is_keyword("OR"):
             raise tokens.fail(token, "OR is not supported: a filter is comparisons joined by AND; "
@@ -319,32 +390,27 @@ def _parse(text: str | None, schema: SearchSchema) -> tuple[str, list[_Parsed]]:
         if not token.is_keyword("AND"):
             raise tokens.fail(token, f"Unexpected {token.shown()} after a complete comparison: "
                                      "join comparisons with AND")
-        if tokens.at_end():
-            raise tokens.fail(token, "Trailing 'AND' with no comparison after it: remove it or "
-                                     "add a comparison")
-        parsed.append(_parse_comparison(tokens, prefixes, bare))
-    return text, parsed
 
 
 # ------------------------------------------------------------------------------- value checks
 
 
 def _check_kind(text: str, parsed: _Parsed, kind: str, subject: str) -> None:
-    """Check operator and value against what ``subject`` holds: "number", "string" or "any"."""
+    """Check operator and value against what ``subject`` holds: "number" or "string"."""
     op, value = parsed.comparison.op, parsed.comparison.value
     op_token, value_token = parsed.op_token, parsed.value_token
-    wants_number = kind == "number" or (kind == "any" and op in ("<", "<=", ">", ">="))
-    wants_string = kind == "string" or (kind == "any" and op in ("LIKE", "ILIKE"))
+    if op in NULL_OPS:
+        return
     if kind == "number" and op not in NUMBER_OPS:
         raise _fail(text, op_token.position, f"{subject} compare with numbers using "
                                              f"{', '.join(NUMBER_OPS)}; {op!r} is not supported")
     if kind == "string" and op not in STRING_OPS:
         raise _fail(text, op_token.position, f"{subject} compare with strings using "
                                              f"{', '.join(STRING_OPS)}; {op!r} is not supported")
-    if wants_number and isinstance(value, str):
+    if kind == "number" and isinstance(value, str):
         raise _fail(text, value_token.position, f"{subject} compare with numbers; got the string "
                                                 f"{_cut(value_token.text)}: write the number unquoted")
-    if wants_string and isinstance(value, float):
+    if kind == "string" and isinstance(value, float):
         raise _fail(text, value_token.position, f"{subject} compare with quoted strings; got the "
                                                 f"number {_cut(value_token.text)}: quote it as "
                                                 f"'{_cut(value_token.text)}'")
@@ -362,26 +428,11 @@ def _check_pattern(text: str, token: _Token) -> None:
                                               "or another backslash (write \\\\ for one backslash)")
 
 
-def _entity_kind(entity: str, numeric_entities: frozenset[str]) -> tuple[str, str]:
-    kind = "number" if entity in numeric_entities else "string"
-    return kind, PLURAL[entity]
-
-
-def parse_filter(text: str | None) -> list[Comparison]:
-    """Parse a filter into its comparisons (an empty list for ``None`` or blank text).
-
-    Checks the syntax and MLflow's value rules for metrics (numbers), params and tags (quoted
-    strings). Attribute names are checked by :func:`compile_filter`, which knows the schema.
-    """
-    text, parsed = _parse(text, RUNS)
-    for item in parsed:
-        entity = item.comparison.entity
-        if entity == "attribute":
-            _check_kind(text, item, "any", f"attributes like {item.comparison.key!r}")
-        else:
-            _check_kind(text, item, *_entity_kind(entity, _MLFLOW_NUMERIC_ENTITIES))
-    return [item.comparison for item in parsed]
-
+def parse_filter(text: str | None, schema: SearchSchema = RUNS) -> list[Comparison]:
+    """Parse and check a filter (of runs, by default) into its comparisons (an empty list for
+    ``None`` or blank text)."""
+    text, parsed = _parse(text, schema)
+    return [comparison for _, comparison in (_bind(text, item, schema) for item in parsed)]
 
 
 # ------------------------------------------------------------------------------------ binding
@@ -389,50 +440,70 @@ def parse_filter(text: str | None) -> list[Comparison]:
 
 @dataclass(frozen=True, kw_only=True)
 class Target:
-    """Where a comparison's left-hand side lives: a map column's key, or an attribute column."""
+    """Where a comparison's left-hand side lives: a map column's key, a list of structs' field
+    (datasets), or an attribute column."""
 
-    kind: str  # "map" | "string" | "time" | "number"
+    kind: str  # "map" | "list" | "string" | "time" | "number"
     column: str
     key: str = ""
     numeric: bool = False
 
     @property
     def name(self) -> str:
-        """The column an Arrow table holds the values in: ``metrics.acc`` for a map lookup."""
-        return f"{self.column}.{self.key}" if self.kind == "map" else self.column
+        """The column an Arrow table holds the values in: ``metrics.acc`` for a map lookup,
+        ``datasets.name`` (a list per row) for datasets."""
+        return f"{self.column}.{self.key}" if self.kind in ("map", "list") else self.column
 
 
-def _resolve(text: str, identifier: _Identifier, schema: SearchSchema) -> Target:
+def _resolve(text: str, identifier: _Identifier, schema: SearchSchema, ordering: bool = False) -> Target:
     entity, key = identifier.entity, identifier.key
     if entity == "attribute":
-        if key in schema.string_attributes:
-            return Target(kind="string", column=schema.string_attributes[key])
-        if key in schema.time_attributes:
-            return Target(kind="time", column=schema.time_attributes[key])
-        if key in schema.number_attributes:
-            return Target(kind="number", column=schema.number_attributes[key])
-        raise _fail(text, identifier.position, f"Unknown attribute {_cut(key)!r} for {schema.name}: "
-                                               f"valid attributes are {schema.attribute_names()}")
+        found = (schema.sorted_by() if ordering else schema.attributes).get(key)
+        if found is None:
+            raise _fail(text, identifier.position, f"Unknown attribute {_cut(key)!r} for {schema.name}: "
+                                                   f"valid attributes are {schema.attribute_names(ordering)}")
+        return Target(kind=found[0], column=found[1])
+    if entity in schema.list_entities:
+        if ordering:
+            raise _fail(text, identifier.position, f"{schema.name} cannot be ordered by {PLURAL[entity]}")
+        if key not in schema.list_entities[entity]:
+            raise _fail(text, identifier.position, f"Unknown {entity} key {_cut(key)!r}: valid keys are "
+                                                   f"{', '.join(schema.list_entities[entity])}")
+        return Target(kind="list", column=PLURAL[entity], key=key)
     if entity not in schema.map_columns:
         raise _fail(text, identifier.position, f"{schema.name} have no {PLURAL[entity]} "
-                                               f"({_cut(identifier.text)!r}): use {schema.prefixes()}")
+                                               f"({_cut(identifier.text)!r}): use {schema.prefix_names()}")
     numeric = entity in schema.numeric_entities
     return Target(kind="map", column=schema.map_columns[entity], key=key, numeric=numeric)
 
 
-def _bind(text: str, parsed: _Parsed, schema: SearchSchema) -> Target:
+def _bind(text: str, parsed: _Parsed, schema: SearchSchema) -> tuple[Target, Comparison]:
     target = _resolve(text, parsed.identifier, schema)
+    comparison = parsed.comparison
     name = parsed.identifier.key
+    if comparison.op in NULL_OPS and comparison.entity not in schema.null_entities:
+        allowed = ", ".join(PLURAL[e] for e in sorted(schema.null_entities))
+        raise _fail(text, parsed.op_token.position, f"IS NULL / IS NOT NULL is supported for {allowed} of "
+                                                    f"{schema.name}, not for {_cut(parsed.identifier.text)!r}")
+    if (target.kind == NUMBER and name in schema.quoted_numbers and isinstance(comparison.value, str)
+            and re.fullmatch(r"[+-]?\d+", comparison.value)):  # version_number = '3', as MLflow allows
+        comparison = dataclasses.replace(comparison, value=float(comparison.value))
+        parsed = dataclasses.replace(parsed, comparison=comparison)
     if target.kind == "map":
-        _check_kind(text, parsed, *_entity_kind(parsed.comparison.entity, schema.numeric_entities))
-    elif target.kind == "time":
+        numeric = comparison.entity in schema.numeric_entities
+        _check_kind(text, parsed, "number" if numeric else "string", PLURAL[comparison.entity])
+    elif target.kind == "list":
+        _check_kind(text, parsed, "string", f"{PLURAL[comparison.entity]} keys like {name!r}")
+    elif target.kind == TIME:
         _check_kind(text, parsed, "number", f"time attributes like {name!r} (epoch milliseconds)")
-    elif target.kind == "number":
+    elif target.kind == NUMBER:
         _check_kind(text, parsed, "number", f"numeric attributes like {name!r}")
     else:
         _check_kind(text, parsed, "string", f"string attributes like {name!r}")
-    return target
+    return target, comparison
 
+
+# ----------------------------------------------------------------------------------- ordering
 
 
 def _parse_order_clause(clause: str, schema: SearchSchema) -> tuple[Target, bool]:
@@ -443,8 +514,8 @@ def _parse_order_clause(clause: str, schema: SearchSchema) -> tuple[Target, bool
         raise _fail(clause, 0, "Empty order_by clause: write '<identifier> [ASC|DESC]', "
                                "e.g. 'metrics.accuracy DESC'")
     tokens = _Tokens(clause)
-    identifier = _parse_identifier(tokens, schema.prefixes(), schema.bare_attributes())
-    target = _resolve(clause, identifier, schema)
+    identifier = _parse_identifier(tokens, schema, ordering=True)
+    target = _resolve(clause, identifier, schema, ordering=True)
     direction = tokens.next()
     if direction.kind != "end" and not direction.is_keyword("ASC", "DESC"):
         raise tokens.fail(direction, f"Expected ASC or DESC after {_cut(identifier.text)!r}, got "
@@ -457,12 +528,10 @@ def _parse_order_clause(clause: str, schema: SearchSchema) -> tuple[Target, bool
     return target, not direction.is_keyword("DESC")
 
 
-
-
 def _ordering(clauses: list[str] | None, schema: SearchSchema) -> list[tuple[Target, bool]]:
     """(target, ascending) of each clause, then of ``schema``'s default tie-breakers."""
     ordering = [_parse_order_clause(clause, schema) for clause in clauses or []]
-    return ordering + [(Target(kind="string", column=name), direction.upper() == "ASC")
+    return ordering + [(Target(kind=STRING, column=name), direction.upper() == "ASC")
                        for name, direction in schema.default_order]
 
 
@@ -476,11 +545,11 @@ class Query:
 
     @property
     def keys(self) -> dict[str, list[str]]:
-        """The keys the query looks up in each map column, e.g. ``{"metrics": ["acc"]}``: all a
-        search needs of the maps."""
+        """The keys the query looks up in each map (and list) column, e.g. ``{"metrics": ["acc"],
+        "datasets": ["name"]}``: all a search needs of them."""
         keys: dict[str, list[str]] = {}
         for target in [t for t, _ in self.conditions] + [t for t, _ in self.ordering]:
-            if target.kind == "map" and target.key not in keys.setdefault(target.column, []):
+            if target.kind in ("map", "list") and target.key not in keys.setdefault(target.column, []):
                 keys[target.column].append(target.key)
         return {column: names for column, names in keys.items() if names}
 
@@ -490,5 +559,5 @@ def bind(filter_string: str | None, order_by: list[str] | None, schema: SearchSc
     :class:`~sparktrack.errors.FilterSyntaxError`, naming the position, when either is malformed
     or names something ``schema`` lacks."""
     text, parsed = _parse(filter_string, schema)
-    conditions = [(_bind(text, item, schema), item.comparison) for item in parsed]
+    conditions = [_bind(text, item, schema) for item in parsed]
     return Query(schema=schema, conditions=conditions, ordering=_ordering(order_by, schema))

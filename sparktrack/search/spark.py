@@ -1,6 +1,7 @@
 """A bound search (see search.grammar) compiled to Spark Columns over a DataFrame with the
-schema's columns and map columns: the views' rows (``sparktrack.runs``...). Values are literal
-Column arguments, never SQL text. Same semantics as ``search.arrow``: both pass one corpus."""
+schema's columns and map columns: the views' rows (``sparktrack.runs``...), plus for datasets an
+array of structs ``datasets`` (name, digest, context). Values are literal Column arguments, never
+SQL text. Same semantics as ``search.arrow``: both pass one corpus."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import operator
 from functools import reduce
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from sparktrack.search.grammar import Comparison, Query, Target
+from sparktrack.search.grammar import NULL_OPS, Comparison, Query, Target
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -38,7 +39,18 @@ _COMPARE: dict[str, Callable[[Column, Column], Column]] = {
 def _condition(target: Target, comparison: Comparison) -> Column:
     from pyspark.sql import functions as F
 
-    lhs, op, value = _compared(target), comparison.op, comparison.value
+    if comparison.op in NULL_OPS:  # a missing key is null; a NaN metric is a value
+        missing = _lookup(target).isNull()
+        return missing if comparison.op == "IS NULL" else ~missing
+    if target.kind == "list":  # one of the run's datasets satisfies it
+        return F.exists(F.col(f"`{target.column}`"), lambda item: _holds(item[target.key], target, comparison))
+    return _holds(_compared(target), target, comparison)
+
+
+def _holds(lhs: Column, target: Target, comparison: Comparison) -> Column:
+    from pyspark.sql import functions as F
+
+    op, value = comparison.op, comparison.value
     if op == "LIKE":
         return lhs.like(str(value))
     if op == "ILIKE":

@@ -303,9 +303,15 @@ class TrackingClient:
 
         query = search.bind(filter_string, order_by, search.RUNS)  # a bad filter fails before Spark starts
         self.flush()
-        frame = self.spark.sql(view_sql(self.store, "runs_current")).filter(
+        spark = self.spark
+        frame = spark.sql(view_sql(self.store, "runs_current")).filter(
             F.col("experiment_id").isin(*experiment_ids) & F.col("lifecycle_stage").isin(*view_type.stages()))
-        frame = search.spark.apply(frame, query)
+        if "datasets" in query.keys:  # a run's datasets, as an array the filter looks into
+            datasets = spark.sql(f"SELECT * FROM {self._database}.inputs").groupBy("run_id").agg(
+                F.collect_list(F.struct("name", "digest", "context")).alias("datasets"))
+            frame = search.spark.apply(frame.join(datasets, "run_id", "left"), query).drop("datasets")
+        else:
+            frame = search.spark.apply(frame, query)
         return frame if limit is None else frame.limit(limit)
 
     def _experiment_ids(self, experiment_ids: str | Sequence[str] | None,

@@ -83,6 +83,16 @@ class RunRows:
         return pd.concat(parts, axis=1)
 
 
+def dataset_column(inputs: pa.Table, key: str, run_ids: pa.ChunkedArray) -> pa.ChunkedArray:
+    """For each of ``run_ids``, the ``key`` (name, digest or context) of every dataset the run
+    logged (rows of ``inputs``), as a list; null for a run that logged none."""
+    import pyarrow.compute as pc
+
+    grouped = inputs.group_by("run_id", use_threads=False).aggregate([(key, "list")])
+    at = pc.index_in(run_ids, value_set=grouped["run_id"])
+    return grouped[f"{key}_list"].take(at)
+
+
 def fold(raw: dict[str, pa.Table], order: Sequence[str] | None = None) -> RunRows:
     """The current state of the runs ``order`` names, in that order (default: every run in
     ``raw["runs"]``, in no particular order), from their rows in :data:`SOURCES`. ``raw`` maps a

@@ -360,15 +360,19 @@ class DeltaTrackingStore(AbstractTrackingStore):
         for column, table in run_rows.ENTRIES.items():
             if keys.get(column):
                 reads[table] = {"key": sorted(keys[column])}
+        if keys.get("datasets"):
+            reads[layout.INPUTS] = {}
         stages = sorted(view_type.stages())
 
         def candidates() -> pa.Table:
-            read = self.store.reads.read(*reads.items())
-            state = run_rows.fold({table.name: rows for table, rows in zip(reads, read)})
+            read = dict(zip(reads, self.store.reads.read(*reads.items())))
+            state = run_rows.fold({table.name: rows for table, rows in read.items()})
             found = state.attributes.filter(pc.is_in(state.attributes["lifecycle_stage"], value_set=pa.array(stages)))
             for column, names in keys.items():
                 for key in names:
-                    found = found.append_column(f"{column}.{key}", state.column_of(column, key, found["run_id"]))
+                    values = (run_rows.dataset_column(read[layout.INPUTS], key, found["run_id"]) if column == "datasets"
+                              else state.column_of(column, key, found["run_id"]))
+                    found = found.append_column(f"{column}.{key}", values)
             return found
 
         memo_key = ("search candidates", tuple(sorted(experiment_ids)), tuple(stages),
