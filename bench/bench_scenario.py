@@ -113,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import sparktrack
 
     work = args.dir or tempfile.mkdtemp(prefix="sparktrack-bench-scenario-")
+    os.makedirs(work, exist_ok=True)
     base = {**os.environ, "SPARKTRACK_SPOOL_DIR": os.path.join(work, "spool")}
     base.pop("SPARKTRACK_STORE", None)
     env = {**base, "SPARKTRACK_STORE": os.path.join(work, "store")}
@@ -134,7 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "--max-results", "1000000"], env),
         "mlflow": ([sys.executable, "-m", "mlflow", "runs", "list", "--experiment-id", "0"], mlflow_env),
     }
-    listed = {name: listed_names(run(*command, work)[1]) for name, command in listing.items()}
+    outputs = {name: run(*command, work)[1] for name, command in listing.items()}
+    listed = {name: listed_names(output) for name, output in outputs.items()}
+    total = sum(1 for line in outputs["sparktrack"].splitlines()[2:] if line.strip())
     if listed["sparktrack"] != listed["mlflow"] or len(listed["mlflow"]) != args.runs:
         failures.append(f"the listings differ: sparktrack {len(listed['sparktrack'])} runs, "
                         f"MLflow {len(listed['mlflow'])}")
@@ -147,8 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"| {'Command':<62} | {'sparktrack':>10} | {'MLflow':>8} | {'ratio':>6} |")
     print(f"| {'-' * 62} | {'-' * 10} | {'-' * 8} | {'-' * 6} |")
     for label, seconds in (("reference scenario's sklearn script (run, 2 params, metric, model)", scripts),
-                           (f"list an experiment's {args.runs + args.repeats + 1} runs (sparktrack runs / "
-                            "mlflow runs list)", cli)):
+                           (f"list an experiment's {total} runs (sparktrack runs / mlflow runs list)", cli)):
         ours, theirs = statistics.median(seconds["sparktrack"]), statistics.median(seconds["mlflow"])
         print(f"| {label:<62} | {ours:>9.2f}s | {theirs:>7.2f}s | {theirs / ours:>5.2f}x |")
     print("\nEvery timing (s):", {f"{name} {system}": [round(s, 2) for s in values[system]]

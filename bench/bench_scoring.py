@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress(f"Writing {args.rows:,} rows to {table}...")
     churn_frame(spark, args.rows).write.format("delta").mode("overwrite").save(table)
     churn_frame(spark, SAMPLE_ROWS).write.format("delta").mode("overwrite").save(sample)
-    sparktrack.set_tracking_uri(f"{work}/store")
+    sparktrack.set_tracking_uri(f"{work}/store", spark)
     config = train_job.load_config(None, [
         f'input="{sample}"', f'label="{LABEL}"', f"features={list(FEATURES)!r}".replace("'", '"'),
         'estimator.type="GBTClassifier"', "estimator.params.maxDepth=4", "estimator.params.maxIter=10",
@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     forest = None
     if have_sklearn:
         progress("Training the scikit-learn random forest (churn_rf)...")
-        _sklearn_run(spark.read.format("delta").load(sample))
+        _sklearn_run(sparktrack.SparkTrackClient(), "0", spark.read.format("delta").load(sample))
         forest = sparktrack.sklearn.load_model("models:/churn_rf@Champion").native
 
     def bare() -> None:

@@ -11,23 +11,12 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 
 import sparktrack
+from _runs import three_runs
 from sparktrack.entities import to_millis
 
 
-def _three_runs():
-    exp = sparktrack.set_experiment("/search")
-    ids = {}
-    for depth, acc, opt in [(2, 0.80, "adam"), (4, 0.90, "sgd"), (6, 0.85, "adam")]:
-        with sparktrack.start_run(run_name=f"d{depth}") as run:
-            sparktrack.log_params({"max_depth": depth, "optimizer": opt})
-            sparktrack.log_metric("accuracy", acc)
-            sparktrack.set_tag("team", "ml" if depth < 6 else "ops")
-        ids[depth] = run.info.run_id
-    return exp, ids
-
-
 def test_best_accuracy_per_param_is_one_sql_statement(spark_client):
-    exp, _ = _three_runs()
+    exp, _ = three_runs()
     with sparktrack.start_run():
         sparktrack.log_params({"max_depth": 2})
         sparktrack.log_metric("accuracy", 0.95)
@@ -44,7 +33,7 @@ def test_best_accuracy_per_param_is_one_sql_statement(spark_client):
 
 
 def test_register_views_in_any_session_and_the_spark_output_format(spark_client, spark):
-    exp, ids = _three_runs()
+    exp, ids = three_runs()
     assert sparktrack.register_views(spark) == "sparktrack"
     assert spark.sql(f"SELECT count(*) FROM sparktrack.runs WHERE experiment_id = '{exp.experiment_id}'").first()[0] == 3
     frame = sparktrack.search_runs(

@@ -10,6 +10,7 @@ import os
 import pytest
 
 import sparktrack
+from _runs import three_runs
 from sparktrack.errors import (
     AlreadyExistsError,
     ExperimentNotFoundError,
@@ -146,20 +147,8 @@ def test_delete_and_restore_run_and_view_types(client):
         sparktrack.get_run("f00d")
 
 
-def _three_runs():
-    exp = sparktrack.set_experiment("/search")
-    ids = {}
-    for depth, acc, opt in [(2, 0.80, "adam"), (4, 0.90, "sgd"), (6, 0.85, "adam")]:
-        with sparktrack.start_run(run_name=f"d{depth}") as run:
-            sparktrack.log_params({"max_depth": depth, "optimizer": opt})
-            sparktrack.log_metric("accuracy", acc)
-            sparktrack.set_tag("team", "ml" if depth < 6 else "ops")
-        ids[depth] = run.info.run_id
-    return exp, ids
-
-
 def test_search_runs_filter_order_and_formats(client):
-    exp, ids = _three_runs()
+    exp, ids = three_runs()
     found = sparktrack.search_runs(
         filter_string="metrics.accuracy > 0.8 AND params.optimizer = 'adam'", output_format="list"
     )

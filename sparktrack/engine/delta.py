@@ -49,6 +49,12 @@ REBASES = 25
 #: Attempts of an append or a claim, with jittered exponential backoff between them.
 ATTEMPTS = 12
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.02, 2.0
+#: A table with more live files than this, and at most ``AUTO_COMPACT_BYTES`` of them, is
+#: compacted by the process that committed to it, right after its commit: delta-rs's commit cost
+#: grows with the files a table holds (a 1-row append took 6 ms at 10 files, 33 ms at 250 and
+#: 12 ms again after compaction, measured), and every buffered flush or registry change adds one.
+AUTO_COMPACT_FILES = 32
+AUTO_COMPACT_BYTES = 64 << 20
 #: Chunks a table's cached rows may hold (about one per read that found new files) before they
 #: are made one.
 _MAX_CHUNKS = 32
@@ -106,12 +112,22 @@ class DeltaTables:
 
         if handle.table is None:
             handle.table = DeltaTable(handle.uri, storage_options=self._options)
-        else:
+        elif self._has_new_commit(handle):
             try:
                 handle.table.update_incremental()
             except Exception:  # noqa: BLE001 - log files it needs were cleaned up: open afresh
                 handle.table = DeltaTable(handle.uri, storage_options=self._options)
         return handle.table
+
+    def _has_new_commit(self, handle: _Handle) -> bool:
+        """Whether the commit after the handle's version exists: one stat of
+        ``_delta_log/<version + 1>.json`` (a HEAD request on object storage), where delta-rs's
+        ``update_incremental`` lists the whole log (3.4 ms for a 250-commit log on local disk,
+        measured; the stat: 3 us)."""
+        import pyarrow.fs as pafs
+
+        following = f"{fs_path(handle.uri)}/_delta_log/{handle.table.version() + 1:020d}.json"
+        return self._fs.get_file_info(following).type != pafs.FileType.NotFound
 
     def exists(self, name: str) -> bool:
         from deltalake import DeltaTable
@@ -130,6 +146,14 @@ class DeltaTables:
         except (CommitFailedError, DeltaError):
             if not self.exists(name):  # another process's create won: the table is there
                 raise
+
+    def set_properties(self, name: str, properties: Mapping[str, str]) -> None:
+        """Set table properties (a metadata commit) where they differ."""
+        handle = self._handle(name)
+        with handle.lock:
+            table = self._open(handle)
+            if any(table.metadata().configuration.get(k) != v for k, v in properties.items()):
+                self.maintain(name, lambda t: t.alter.set_table_properties(dict(properties), raise_if_not_exists=False))
 
     def version(self, name: str) -> int:
         handle = self._handle(name)
@@ -229,11 +253,15 @@ class DeltaTables:
                 table = self._open(handle)
                 if attempt and txn and (table.transaction_version(txn[0]) or -1) >= txn[1]:
                     return  # the attempt that failed had committed after all
+                before = table.version()
                 try:
                     write_deltalake(table, rows, mode="append", commit_properties=properties)
-                    return
                 except CommitFailedError:
                     pass
+                else:
+                    self._remember_written(handle, before, rows)
+                    self._compact_if_fragmented(table)
+                    return
             time.sleep(backoff(attempt))
         raise StoreError(f"Could not append to {self.uri(name)}: other writers committed first "
                          f"{ATTEMPTS} times in a row (each attempt rebased up to {REBASES} times).")
@@ -250,15 +278,48 @@ class DeltaTables:
             with handle.lock:
                 if taken(self._rows(handle, schema)):
                     return False
+                before = handle.table.version()
                 try:
                     write_deltalake(handle.table, rows, mode="append",
                                     commit_properties=CommitProperties(max_commit_retries=0))
-                    return True
                 except CommitFailedError:
                     pass  # another commit took the next version: read again and decide again
+                else:
+                    self._remember_written(handle, before, rows)
+                    self._compact_if_fragmented(handle.table)
+                    return True
             time.sleep(backoff(attempt))
         raise StoreError(f"Could not claim rows in {self.uri(name)}: other writers committed first "
                          f"{ATTEMPTS} times in a row.")
+
+    def _remember_written(self, handle: _Handle, before: int, rows: pa.Table) -> None:
+        """After an append that became the next version of the rows held in memory, add the rows
+        it wrote to them without reading its file back (reading a 1-row file costs 2 ms)."""
+        import pyarrow as pa
+
+        table = handle.table
+        if handle.rows is None or handle.rows_version != before or table.version() != before + 1:
+            return  # other commits came between: the next read reads the new files
+        files = frozenset(table.file_uris())
+        if len(files - handle.files) != 1 or not handle.files <= files:
+            return
+        handle.rows = pa.concat_tables([handle.rows, rows.cast(handle.rows.schema)])
+        handle.files, handle.rows_version = files, table.version()
+
+    def _compact_if_fragmented(self, table: DeltaTable) -> None:
+        """Compact a small table that has many files (see AUTO_COMPACT_FILES). Best effort: a
+        concurrent commit that conflicts wins, and the next commit tries again."""
+        import pyarrow as pa
+        from deltalake.exceptions import CommitFailedError, DeltaError
+
+        if len(table.file_uris()) <= AUTO_COMPACT_FILES:
+            return
+        if sum(pa.table(table.get_add_actions()).column("size_bytes").to_pylist()) > AUTO_COMPACT_BYTES:
+            return  # large: left to the maintenance job
+        try:
+            table.optimize.compact()
+        except (CommitFailedError, DeltaError):
+            pass
 
     # -- maintenance --------------------------------------------------------------------------
     def maintain(self, name: str, action: Callable[[DeltaTable], Any]) -> Any:

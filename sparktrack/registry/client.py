@@ -15,6 +15,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from sparktrack import defaults, search, settings
+from sparktrack.entities import now_ms
 from sparktrack.engine.location import join_uri
 from sparktrack.errors import (
     AlreadyExistsError,
@@ -223,7 +224,9 @@ class RegistryClient:
             changes.append({"action": "set_model_description", "value": description, "after": description})
         changes += [{"action": "set_model_tag", "key": k, "value": v, "after": v} for k, v in tag_values.items()]
         self._events(model_id, name, *changes)
-        return self.get_registered_model(name)
+        now = now_ms()  # what a read would fold from these rows, without reading them back
+        return RegisteredModel(name=name, model_id=model_id, creation_timestamp=now, last_updated_timestamp=now,
+                               description=description, tags=tag_values)
 
     def _get_or_create(self, name: str) -> str:
         """The id of the model named ``name``, created if missing (safe under concurrency)."""
@@ -291,7 +294,10 @@ class RegistryClient:
         changes += [{"action": "set_version_tag", "version": version, "key": k, "value": v, "after": v}
                     for k, v in tag_values.items()]
         self._events(model_id, name, *changes)
-        return self.get_model_version(name, version)
+        now = now_ms()  # what a read would fold from these rows, without reading them back
+        return ModelVersion(name=name, version=version, source=source, run_id=run_id, creation_timestamp=now,
+                            last_updated_timestamp=now, description=description, tags=tag_values,
+                            user_id=context.current_user())
 
     def _source(self, model_uri: str) -> tuple[str, str | None]:
         from sparktrack.engine.files import check_relative
