@@ -63,7 +63,6 @@ def bench_sparktrack(work: str, versions: int) -> tuple[dict[str, list[float]], 
 def bench_mlflow(work: str, versions: int) -> tuple[dict[str, list[float]], tuple[list[int], int]]:
     import logging
 
-    import mlflow
     from mlflow import MlflowClient
 
     logging.getLogger("mlflow").setLevel(logging.ERROR)

@@ -240,7 +240,7 @@ def _sql(args: argparse.Namespace) -> int:
 
     client = open_client(args.store, spark=True)
     try:
-        frame = client.spark.sql(args.statement)
+        frame = client.sql(args.statement)
         if args.limit:
             frame = frame.limit(args.limit + 1)
         columns = frame.columns
@@ -334,13 +334,9 @@ def open_client(store: str | None, spark: bool = False) -> SparkTrackClient:
         with _step(f"Starting Spark and opening store at {shown} (the first start downloads Delta's jars)"):
             with _jvm_startup_output_held():
                 spark_session().sparkContext.setLogLevel("ERROR")
-            client = SparkTrackClient(store)
-            client.spark  # registers the store's views
-            return client
+            return SparkTrackClient(store)
     with _step(f"Opening store at {shown}"):
-        client = SparkTrackClient(store)
-        client.spark
-        return client
+        return SparkTrackClient(store)
 
 
 @contextmanager

@@ -117,7 +117,7 @@ def _run(client: SparkTrackClient, rows: int) -> dict[str, Any]:
         _sklearn_run(client, experiment.experiment_id, data)
         champions.append("churn_rf")
     _scoring_section(client, champions, table_path, predictions)
-    _lineage_section(spark, db, predictions)
+    _lineage_section(client, db, predictions)
 
     store_arg = shlex.quote(_display(root))
     submit = "spark-submit --properties-file conf/spark-defaults.conf"
@@ -194,9 +194,9 @@ def lineage_query(database: str, predictions: str) -> str:
     )
 
 
-def _lineage_section(spark: SparkSession, database: str, predictions: str) -> None:
+def _lineage_section(client: SparkTrackClient, database: str, predictions: str) -> None:
     query = lineage_query(database, predictions)
-    table = spark.sql(query).toPandas().to_string(index=False)
+    table = client.sql(query).toPandas().to_string(index=False)
     _section("From a prediction row back to its training data, in one SQL statement", [query, "", table])
 
 

@@ -59,7 +59,7 @@ def train(churn: str, *overrides: str) -> train_job.TrainResult:
 
 
 def count(client, view: str) -> int:
-    return client.spark.sql(f"SELECT * FROM {client.database}.{view}").count()
+    return client.sql(f"SELECT * FROM {client.database}.{view}").count()
 
 
 def read(spark, path: str):
@@ -88,7 +88,7 @@ def test_train_logs_everything_registers_past_the_gate_and_moves_the_alias_only_
     assert run.data.metrics["accuracy"] == pytest.approx(first.metrics["accuracy"])
     assert run.data.metrics["train_rows"] + run.data.metrics["test_rows"] == 2000
     assert len(client.get_metric_history(first.run_id, "val_loss")) == 8
-    [dataset] = client.spark.sql(
+    [dataset] = client.sql(
         f"SELECT source, delta_version FROM {client.database}.inputs WHERE run_id = '{first.run_id}'"
     ).collect()
     assert dataset["source"].endswith("/churn") and dataset["delta_version"] == 0
@@ -273,7 +273,7 @@ def test_one_sql_statement_joins_a_prediction_to_its_version_run_params_and_trai
         spark, client, champion, churn, tmp_path):
     output = str(tmp_path / "predictions")
     batch_score("models:/churn_gbt@Champion", churn, output, id_cols=["customer_id"])
-    rows = spark.sql(lineage_query(client.database, output)).collect()
+    rows = client.sql(lineage_query(client.database, output)).collect()
     assert [row["customer_id"] for row in rows] == [0, 1, 2]
     row = rows[0]
     assert (row["model_name"], row["model_version"], row["run_id"]) == ("churn_gbt", 1, champion.run_id)

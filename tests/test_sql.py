@@ -83,6 +83,14 @@ def test_a_delta_scan_logged_as_input_records_the_version_read_and_the_app_id(sp
         f"SELECT source FROM sparktrack.inputs WHERE run_id = '{run.info.run_id}'").collect()}
     assert sources == {f"file:{path}"}
     assert sparktrack.get_run(run.info.run_id).info.spark_app_id == spark.sparkContext.applicationId
+    with sparktrack.start_run() as other:
+        sparktrack.log_metric("m", 1.0)
+    for text, expected in (("datasets.context = 'baseline'", [run.info.run_id]), ("datasets.name LIKE 'train%'",
+                           [run.info.run_id]), ("datasets.name IN ('nothing')", [])):
+        listed = [r.info.run_id for r in sparktrack.search_runs(filter_string=text, output_format="list")]
+        compiled = [r.run_id for r in sparktrack.search_runs(filter_string=text, output_format="spark").collect()]
+        assert listed == compiled == expected, text
+    assert other.info.run_id not in listed
 
 
 def _latest_from_history(spark, database):

@@ -14,9 +14,11 @@ Commits:
   took ``v + 1`` first, the claim fails, reads again and decides again. Names and version numbers
   claimed this way are unique across processes without a lock.
 
-Reads keep each table's rows in memory with the list of files they came from. A read brings the
-table up to date (``update_incremental``: only the new commits are read), then reads only the
-files added since; a commit that removed files (compaction) makes it read every live file again.
+Reads keep each table's rows in memory with the list of files they came from. A read checks for
+a new commit (one stat of the next log entry), brings the table up to date when there is one
+(``update_incremental``: only the new commits are read), then reads only the files added since; a
+commit that removed files (compaction) makes it read every live file again. The rows a process
+appends itself are added to what it holds without reading their file back.
 Files are read with ``pyarrow.dataset`` on a native ``pyarrow.fs`` filesystem (delta-rs's own
 Python filesystem can abort the interpreter at exit while pyarrow's threads still use it).
 """
@@ -50,11 +52,12 @@ REBASES = 25
 ATTEMPTS = 12
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.02, 2.0
 #: A table with more live files than this, and at most ``AUTO_COMPACT_BYTES`` of them, is
-#: compacted by the process that committed to it, right after its commit: delta-rs's commit cost
-#: grows with the files a table holds (a 1-row append took 6 ms at 10 files, 33 ms at 250 and
-#: 12 ms again after compaction, measured), and every buffered flush or registry change adds one.
+#: rewritten as one file by the process that committed to it, right after its commit: delta-rs's
+#: commit cost grows with the files a table holds (a 1-row append took 6 ms at 10 files, 33 ms at
+#: 250 and 12 ms again after compaction, measured), and every buffered flush or registry change
+#: adds one. The rewrite is a claim (see ``_compact_if_fragmented``), not delta-rs's OPTIMIZE.
 AUTO_COMPACT_FILES = 32
-AUTO_COMPACT_BYTES = 64 << 20
+AUTO_COMPACT_BYTES = 16 << 20
 #: Chunks a table's cached rows may hold (about one per read that found new files) before they
 #: are made one.
 _MAX_CHUNKS = 32
@@ -260,7 +263,7 @@ class DeltaTables:
                     pass
                 else:
                     self._remember_written(handle, before, rows)
-                    self._compact_if_fragmented(table)
+                    self._compact_if_fragmented(handle, rows.schema)
                     return
             time.sleep(backoff(attempt))
         raise StoreError(f"Could not append to {self.uri(name)}: other writers committed first "
@@ -286,7 +289,7 @@ class DeltaTables:
                     pass  # another commit took the next version: read again and decide again
                 else:
                     self._remember_written(handle, before, rows)
-                    self._compact_if_fragmented(handle.table)
+                    self._compact_if_fragmented(handle, schema)
                     return True
             time.sleep(backoff(attempt))
         raise StoreError(f"Could not claim rows in {self.uri(name)}: other writers committed first "
@@ -306,20 +309,38 @@ class DeltaTables:
         handle.rows = pa.concat_tables([handle.rows, rows.cast(handle.rows.schema)])
         handle.files, handle.rows_version = files, table.version()
 
-    def _compact_if_fragmented(self, table: DeltaTable) -> None:
-        """Compact a small table that has many files (see AUTO_COMPACT_FILES). Best effort: a
-        concurrent commit that conflicts wins, and the next commit tries again."""
-        import pyarrow as pa
-        from deltalake.exceptions import CommitFailedError, DeltaError
+    def _compact_if_fragmented(self, handle: _Handle, schema: pa.Schema) -> None:
+        """Rewrite a small table that has many files (see ``AUTO_COMPACT_FILES``) as one file.
 
+        The rewrite is an overwrite with the rows of version ``v`` that must commit as ``v + 1``,
+        like a claim: if any other commit landed first it fails and is dropped (the next commit
+        tries again), and the append it raced retries. delta-rs's OPTIMIZE is not used here:
+        delta-rs 1.6.6 lets two concurrent compactions of the same files both commit, which
+        doubles their rows (reproduced with two processes), and it ignores ``max_commit_retries``.
+        The rows come from memory, and are checked against the row counts in the table's
+        statistics before anything is written."""
+        import pyarrow as pa
+        from deltalake import CommitProperties, write_deltalake
+        from deltalake.exceptions import CommitFailedError, DeltaError, SchemaMismatchError
+
+        table = handle.table
         if len(table.file_uris()) <= AUTO_COMPACT_FILES:
             return
-        if sum(pa.table(table.get_add_actions()).column("size_bytes").to_pylist()) > AUTO_COMPACT_BYTES:
+        files = pa.table(table.get_add_actions())
+        if sum(files.column("size_bytes").to_pylist()) > AUTO_COMPACT_BYTES:
             return  # large: left to the maintenance job
+        counts = files.column("num_records").to_pylist()
+        rows = self._rows(handle, schema)
+        if None in counts or sum(counts) != rows.num_rows:
+            return  # no statistics to check the rows against: left to the maintenance job
+        version = table.version()
         try:
-            table.optimize.compact()
-        except (CommitFailedError, DeltaError):
-            pass
+            write_deltalake(table, rows, mode="overwrite", commit_properties=CommitProperties(
+                max_commit_retries=0, custom_metadata={"userMetadata": "sparktrack: compaction"}))
+        except (CommitFailedError, DeltaError, SchemaMismatchError):
+            return
+        if table.version() == version + 1:
+            handle.files, handle.rows_version = frozenset(table.file_uris()), table.version()
 
     # -- maintenance --------------------------------------------------------------------------
     def maintain(self, name: str, action: Callable[[DeltaTable], Any]) -> Any:

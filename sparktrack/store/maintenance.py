@@ -6,6 +6,11 @@ Everything is safe while other processes log: compaction rewrites files without 
 and commits beside blind appends (a claim that loses to it reads again and retries), VACUUM
 deletes only files that no version inside the retention window reads, and a checkpoint only
 sums up the log. No JVM is needed.
+
+Two compactions of one table must not run at once: delta-rs 1.6.6 commits both, and the rows of
+the files they both rewrote are then there twice. Run one maintenance job at a time per store.
+(The rewrites of small tables after a commit, engine.delta's ``_compact_if_fragmented``, are
+claims and safe beside anything.)
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Validation and bookkeeping live here, once; the store only writes and reads rows. A client needs
 no JVM: it reaches for a SparkSession only for what is Spark's own (``output_format="spark"``,
-``log_input`` of a DataFrame, ``client.spark.sql``), and then registers the store's views in it.
+``log_input`` of a DataFrame, ``client.sql``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from sparktrack.entities import (
     now_ms,
 )
 from sparktrack.errors import ExperimentNotFoundError, InvalidValueError
+from sparktrack.store import layout
 from sparktrack.store.store import Store, open_store
 from sparktrack.tracking import context, validation
 from sparktrack.tracking.store import DeltaTrackingStore
@@ -56,13 +57,23 @@ class TrackingClient:
     @property
     def spark(self) -> SparkSession:
         """The client's SparkSession (the one passed in, else the active one, else a new local
-        session with Delta), with the store's views registered in it. Started on first use."""
+        session with Delta), started on first use."""
         from sparktrack.session import resolve_session
-        from sparktrack.views import register_views
 
         self._spark = resolve_session(self._spark)
-        register_views(self._spark, self.store, self._database)
         return self._spark
+
+    def sql(self, statement: str) -> DataFrame:
+        """A Spark SQL statement in the client's session, with the store's tables and views
+        registered in its database (``sparktrack.runs``...): registered on the first call."""
+        from sparktrack.views import register_views
+
+        if not isinstance(statement, str) or not statement.strip():
+            raise InvalidValueError("sql statement", statement,
+                                    "a Spark SQL statement, e.g. 'SELECT * FROM sparktrack.runs'")
+        self.flush()
+        register_views(self.spark, self.store, self._database)
+        return self.spark.sql(statement)
 
     @property
     def store_root(self) -> str:
@@ -307,7 +318,8 @@ class TrackingClient:
         frame = spark.sql(view_sql(self.store, "runs_current")).filter(
             F.col("experiment_id").isin(*experiment_ids) & F.col("lifecycle_stage").isin(*view_type.stages()))
         if "datasets" in query.keys:  # a run's datasets, as an array the filter looks into
-            datasets = spark.sql(f"SELECT * FROM {self._database}.inputs").groupBy("run_id").agg(
+            inputs = spark.read.format("delta").load(self.store.table_uri(layout.INPUTS, for_spark=True))
+            datasets = inputs.groupBy("run_id").agg(
                 F.collect_list(F.struct("name", "digest", "context")).alias("datasets"))
             frame = search.spark.apply(frame.join(datasets, "run_id", "left"), query).drop("datasets")
         else:

@@ -357,8 +357,4 @@ def register_views(spark: SparkSession | None = None) -> str:
 def sql(statement: str) -> DataFrame:
     """Run a Spark SQL statement with the default store's views registered (``sparktrack.runs``,
     ``sparktrack.metrics``, ``sparktrack.model_lineage``...)."""
-    from sparktrack.errors import InvalidValueError
-
-    if not isinstance(statement, str) or not statement.strip():
-        raise InvalidValueError("sql statement", statement, "a Spark SQL statement, e.g. 'SELECT * FROM sparktrack.runs'")
-    return client().spark.sql(statement)
+    return client().sql(statement)
