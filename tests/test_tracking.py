@@ -340,3 +340,25 @@ def test_the_combined_client_answers_every_tracking_and_registry_method():
     assert {"create_run", "log_metric", "search_runs", "register_model", "set_registered_model_alias",
             "get_model_version_by_alias", "audit_log"} <= set(dir(SparkTrackClient))
     assert SparkTrackClient.register_model.__doc__ == REGISTRY_METHODS["register_model"].__doc__
+
+
+def test_a_batch_replayed_after_it_was_committed_is_not_committed_again(client):
+    """A process killed between committing a spool segment and deleting it leaves the segment
+    behind; the replay finds its transaction in the tables and skips them. Segment 0 too: its
+    transaction version is 0."""
+    from sparktrack.store import layout
+    from sparktrack.store.commits import BUFFER_ID_PREFIX
+
+    with sparktrack.start_run() as run:
+        pass
+    commits = client.store.commits
+    batch = {"metrics": [layout.METRICS.row(run_id=run.info.run_id, key="m", value=1.0, step=step, timestamp=0)
+                         for step in range(3)],
+             "params": [layout.PARAMS.row(run_id=run.info.run_id, key="p", value="v", logged_at=0, seq=0)]}
+    for number in (0, 1):
+        txn = (f"{BUFFER_ID_PREFIX}dead-process", number)
+        commits.commit_batch(batch, txn)
+        versions = [client.store.tables.version(name) for name in ("metrics", "metrics_latest", "params")]
+        commits.replay_batch(batch, txn)
+        assert [client.store.tables.version(name) for name in ("metrics", "metrics_latest", "params")] == versions
+    assert client.store.reads.rows(layout.METRICS).num_rows == 6

@@ -5,7 +5,7 @@ Commits:
 
 * ``append`` is a blind append. delta-rs rebases it over commits that landed meanwhile (appends
   never conflict), up to ``REBASES`` times; past that it backs off and tries again, up to
-  ``ATTEMPTS`` times. An append may carry a Delta transaction action ``(app id, version)``; a retry
+  ``ATTEMPTS`` times. An append may carry a Delta transaction action ``(app id, version)``; every try
   first asks the table whether that transaction is already in, so a commit whose outcome was lost
   (a dropped connection) is never applied twice.
 * ``claim`` appends rows only if the table, read at its latest version ``v``, does not hold them
@@ -26,6 +26,7 @@ Python filesystem can abort the interpreter at exit while pyarrow's threads stil
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import random
 import threading
@@ -35,6 +36,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from sparktrack.engine.location import fs_path, join_uri
 from sparktrack.errors import StoreError
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -61,6 +64,11 @@ AUTO_COMPACT_BYTES = 16 << 20
 #: Chunks a table's cached rows may hold (about one per read that found new files) before they
 #: are made one.
 _MAX_CHUNKS = 32
+
+
+def _holds(table: DeltaTable, txn: tuple[str, int]) -> bool:
+    version = table.transaction_version(txn[0])
+    return version is not None and version >= txn[1]
 
 
 def backoff(attempt: int) -> float:
@@ -209,11 +217,11 @@ class DeltaTables:
     def versions(self, *names: str) -> tuple[int, ...]:
         return tuple(self.version(name) for name in names)
 
-    def committed_version(self, name: str, app_id: str) -> int | None:
-        """The last version of transaction ``app_id`` committed to the table, if any."""
+    def committed(self, name: str, txn: tuple[str, int]) -> bool:
+        """Whether the table holds transaction ``txn`` (app id, version), or a later one of that app."""
         handle = self._handle(name)
         with handle.lock:
-            return self._open(handle).transaction_version(app_id)
+            return _holds(self._open(handle), txn)
 
     def commit_markers(self, name: str, prefix: str) -> frozenset[str]:
         """The ``userMetadata`` of the table's commits that starts with ``prefix`` (every commit
@@ -254,16 +262,15 @@ class DeltaTables:
         for attempt in range(ATTEMPTS):
             with handle.lock:
                 table = self._open(handle)
-                if attempt and txn and (table.transaction_version(txn[0]) or -1) >= txn[1]:
-                    return  # the attempt that failed had committed after all
+                if txn and _holds(table, txn):
+                    return  # an earlier try committed it, though its caller saw it fail
                 before = table.version()
                 try:
                     write_deltalake(table, rows, mode="append", commit_properties=properties)
                 except CommitFailedError:
                     pass
                 else:
-                    self._remember_written(handle, before, rows)
-                    self._compact_if_fragmented(handle, rows.schema)
+                    self._after_commit(handle, before, rows, rows.schema)
                     return
             time.sleep(backoff(attempt))
         raise StoreError(f"Could not append to {self.uri(name)}: other writers committed first "
@@ -288,12 +295,22 @@ class DeltaTables:
                 except CommitFailedError:
                     pass  # another commit took the next version: read again and decide again
                 else:
-                    self._remember_written(handle, before, rows)
-                    self._compact_if_fragmented(handle, schema)
+                    self._after_commit(handle, before, rows, schema)
                     return True
             time.sleep(backoff(attempt))
         raise StoreError(f"Could not claim rows in {self.uri(name)}: other writers committed first "
                          f"{ATTEMPTS} times in a row.")
+
+    def _after_commit(self, handle: _Handle, before: int, rows: pa.Table, schema: pa.Schema) -> None:
+        """Keep the rows just committed in memory, and compact the table if it needs it. Neither
+        may turn a commit that landed into a failure (its caller would commit it again)."""
+        try:
+            self._remember_written(handle, before, rows)
+            self._compact_if_fragmented(handle, schema)
+        except Exception:  # noqa: BLE001
+            logger.warning("After a commit to %s: could not keep its rows or compact it; the next "
+                           "read reads the table afresh", handle.uri, exc_info=True)
+            handle.rows = None
 
     def _remember_written(self, handle: _Handle, before: int, rows: pa.Table) -> None:
         """After an append that became the next version of the rows held in memory, add the rows

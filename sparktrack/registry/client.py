@@ -15,8 +15,8 @@ import uuid
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from sparktrack import defaults, search, settings
-from sparktrack.entities import now_ms
 from sparktrack.engine.location import join_uri
+from sparktrack.entities import now_ms
 from sparktrack.errors import (
     AlreadyExistsError,
     InvalidNameError,
@@ -39,7 +39,6 @@ _NAME = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+){0,2}$")
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,254}$")
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/@]+)|@(?P<alias>[^/@]+))$")
 MAX_NAME_LENGTH = 256
-SEARCH_MAX_RESULTS_DEFAULT = 1000
 
 
 def validate_model_name(name: object) -> str:
@@ -68,8 +67,8 @@ class RegistryClient:
     def __init__(self, store: str | None = None, policy: Mapping[str, Mapping[str, str]] | None = None):
         opened = open_store(store if store is not None else defaults.store())
         self.store_root = opened.root
-        self._store = DeltaRegistryStore(opened)
-        self._runs = DeltaTrackingStore(opened)  # model sources given as runs:/ URIs, lineage
+        self._store = opened.shared(DeltaRegistryStore)
+        self._runs = opened.shared(DeltaTrackingStore)  # model sources given as runs:/ URIs, lineage
         self._policy = dict(policy) if policy is not None else settings.PROMOTION_POLICY.get()
 
     # -- reads ----------------------------------------------------------------------------------
@@ -122,12 +121,12 @@ class RegistryClient:
         return RegisteredModel.from_row(self._model_row(name, as_of))
 
     def search_registered_models(self, filter_string: str | None = None,
-                                 max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+                                 max_results: int = validation.SEARCH_MAX_RESULTS_DEFAULT,
                                  order_by: Sequence[str] | None = None) -> list[RegisteredModel]:
         """MLflow's filter grammar over ``name``, ``description``, ``tags.<key>`` and the times."""
         query = search.bind(validation.validate_filter(filter_string), validation.validate_order_by(order_by),
                             search.REGISTERED_MODELS)
-        limit = _limit(max_results)
+        limit = validation.validate_max_results(max_results)
         models = [row for row in self._state().models.values() if not row["deleted"]]
         matches = search.arrow.apply(state.search_table(models, search.REGISTERED_MODELS, query.keys), query)
         by_id = {row["model_id"]: row for row in models}
@@ -162,13 +161,13 @@ class RegistryClient:
         return [latest[s] for s in wanted if s in latest]
 
     def search_model_versions(self, filter_string: str | None = None,
-                              max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+                              max_results: int = validation.SEARCH_MAX_RESULTS_DEFAULT,
                               order_by: Sequence[str] | None = None) -> list[ModelVersion]:
         """MLflow's filter grammar over ``name``, ``version_number``, ``run_id``, ``source``,
         ``current_stage``, ``user_id``, ``tags.<key>`` and the times."""
         query = search.bind(validation.validate_filter(filter_string), validation.validate_order_by(order_by),
                             search.MODEL_VERSIONS)
-        limit = _limit(max_results)
+        limit = validation.validate_max_results(max_results)
         versions = [row for row in self._state().versions.values() if not row["deleted"]]
         matches = search.arrow.apply(state.search_table(versions, search.MODEL_VERSIONS, query.keys), query)
         by_key = {(row["model_id"], row["version"]): row for row in versions}
@@ -213,7 +212,7 @@ class RegistryClient:
 
     def create_registered_model(self, name: str, tags: Mapping[str, Any] | None = None,
                                 description: str | None = None) -> RegisteredModel:
-        tag_values = _tags(tags)
+        tag_values = validation.validate_tags(tags)
         validate_model_name(name)
         model_id = uuid.uuid4().hex
         if not self._store.reserve_name(name, model_id=model_id, user_id=context.current_user(), renamed_from=None):
@@ -280,9 +279,9 @@ class RegistryClient:
     def register_model(self, model_uri: str, name: str, tags: Mapping[str, Any] | None = None,
                        description: str | None = None) -> ModelVersion:
         """A new version of ``name`` (created if missing) for the model at ``model_uri``.
-        Versions are consecutive and unique across processes (see RegistryStore.allocate_version)."""
+        Versions are consecutive and unique across processes (see DeltaRegistryStore.allocate_version)."""
         source, run_id = self._source(model_uri)
-        tag_values = _tags(tags)
+        tag_values = validation.validate_tags(tags)
         model_id = self._get_or_create(validate_model_name(name))
         version = self._store.allocate_version(model_id, source=source, run_id=run_id,
                                                user_id=context.current_user())
@@ -417,18 +416,6 @@ class RegistryClient:
 
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=str)
-
-
-def _tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
-    if tags is not None and not isinstance(tags, Mapping):
-        raise InvalidValueError("tags", tags, "a dict of tag keys to values")
-    return {validation.validate_key(k, "tag"): validation.tag_value(k, v) for k, v in (tags or {}).items()}
-
-
-def _limit(max_results: int) -> int:
-    if not isinstance(max_results, int) or isinstance(max_results, bool) or not 0 < max_results <= 1_000_000:
-        raise InvalidValueError("max_results", max_results, "an integer from 1 to 1000000")
-    return max_results
 
 
 def _version_number(version: int | str) -> int:

@@ -30,7 +30,7 @@ MAX_VERSION_ATTEMPTS = 100
 
 @dataclass(frozen=True, kw_only=True)
 class RegistryEvent:
-    """One change of the registry: a row of ``registry_audit``."""
+    """One change of the registry: a row of ``registry_events`` (the ``registry_audit`` view)."""
 
     model_id: str
     name: str

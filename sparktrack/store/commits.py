@@ -79,7 +79,7 @@ class Commits:
         """Commit a dead process's batch to the tables that have not taken it."""
         names = [*batch, layout.METRICS_LATEST.name] if batch.get(layout.METRICS.name) else list(batch)
         if txn[0].startswith(BUFFER_ID_PREFIX):
-            done = {name for name in names if (self.tables.committed_version(name, txn[0]) or -1) >= txn[1]}
+            done = {name for name in names if self.tables.committed(name, txn)}
         else:  # a spool of schema version 2 or older: its commits are marked in userMetadata only
             marker = _marker(txn)
             done = {name for name in names if marker in self.tables.commit_markers(name, f"sparktrack:{txn[0]}:")}

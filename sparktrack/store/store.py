@@ -18,7 +18,7 @@ import itertools
 import logging
 import os
 import threading
-from typing import Callable
+from typing import Any, Callable, TypeVar
 
 from sparktrack import settings
 from sparktrack.engine.delta import FORKED, DeltaTables
@@ -32,7 +32,7 @@ from sparktrack.store.layout import Table
 from sparktrack.store.reads import Reads
 
 logger = logging.getLogger(__name__)
-
+T = TypeVar("T")
 
 
 class Store:
@@ -63,6 +63,17 @@ class Store:
         #: Orders events that share a millisecond (run events, params, tags, registry events).
         self.seq = itertools.count(1)
         self._on_close: list[Callable[[], None]] = []
+        self._shared: dict[type, Any] = {}
+        self._shared_lock = threading.Lock()
+
+    def shared(self, kind: Callable[[Store], T]) -> T:
+        """The one ``kind(self)`` of this store: the domain stores (tracking, registry) keep what
+        they know of runs and experiments in memory, and every client of one store must see the
+        same."""
+        with self._shared_lock:
+            if kind not in self._shared:
+                self._shared[kind] = kind(self)
+            return self._shared[kind]
 
     def table_uri(self, table: Table | str, for_spark: bool = False) -> str:
         """A table's URI; with ``for_spark``, as Spark's connectors spell it (``s3a://``)."""

@@ -31,12 +31,12 @@ from sparktrack.store import layout
 from sparktrack.store.store import Store, open_store
 from sparktrack.tracking import context, validation
 from sparktrack.tracking.store import DeltaTrackingStore
+from sparktrack.tracking.validation import SEARCH_MAX_RESULTS_DEFAULT
 
 if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame, SparkSession
 
-SEARCH_MAX_RESULTS_DEFAULT = 1000
 OutputFormat = Literal["list", "pandas", "spark"]
 
 
@@ -49,7 +49,7 @@ class TrackingClient:
         if store is None:
             store, spark = defaults.store(), spark if spark is not None else defaults.spark()
         self.store: Store = open_store(store)
-        self._store = DeltaTrackingStore(self.store)
+        self._store = self.store.shared(DeltaTrackingStore)
         self._spark = spark
         self._database = settings.DATABASE.get(database)
         self._artifact_uris: dict[str, str] = {}
@@ -87,7 +87,7 @@ class TrackingClient:
     def create_experiment(self, name: str, artifact_location: str | None = None,
                           tags: Mapping[str, Any] | None = None) -> str:
         validation.validate_experiment_name(name)
-        return self._store.create_experiment(name, artifact_location, self._tag_dict(tags))
+        return self._store.create_experiment(name, artifact_location, validation.validate_tags(tags))
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         return self._store.get_experiment(validation.validate_id(experiment_id, "experiment"))
@@ -116,7 +116,7 @@ class TrackingClient:
                            order_by: Sequence[str] | None = None) -> list[Experiment]:
         return self._store.search_experiments(
             _view_type(view_type, "view_type"), validation.validate_filter(filter_string),
-            validation.validate_order_by(order_by), _max_results(max_results),
+            validation.validate_order_by(order_by), validation.validate_max_results(max_results),
         )
 
     def delete_experiment(self, experiment_id: str) -> None:
@@ -140,7 +140,7 @@ class TrackingClient:
         if parent_run_id is not None:
             self.get_run(parent_run_id)  # the parent must exist
         run_name = run_name or context.generate_run_name()
-        user_tags = self._tag_dict(tags)
+        user_tags = validation.validate_tags(tags)
         app_id = self._spark_app_id()
         all_tags = {**context.system_tags(app_id),
                     context.RUN_NAME: run_name, **user_tags}
@@ -297,7 +297,7 @@ class TrackingClient:
             raise InvalidValueError("output_format", output_format, "one of 'list', 'pandas', 'spark'")
         filter_string, order_by = validation.validate_filter(filter_string), validation.validate_order_by(order_by)
         view_type = _view_type(run_view_type)
-        limit = None if max_results is None else _max_results(max_results)
+        limit = None if max_results is None else validation.validate_max_results(max_results)
         if output_format == "spark":
             return self._runs_frame(ids, filter_string, order_by, view_type, limit)
         run_ids = self._store.search_runs(ids, filter_string, view_type, limit, order_by)
@@ -341,10 +341,6 @@ class TrackingClient:
             )
         return [validation.validate_id(i, "experiment") for i in ids]
 
-    @staticmethod
-    def _tag_dict(tags: Mapping[str, Any] | None) -> dict[str, str]:
-        return {validation.validate_key(k, "tag"): validation.tag_value(k, v) for k, v in (tags or {}).items()}
-
 
 def _view_type(value: ViewType | str, argument: str = "run_view_type") -> ViewType:
     try:
@@ -358,9 +354,3 @@ def _status(value: str | RunStatus) -> str:
         return RunStatus(value.value if isinstance(value, RunStatus) else str(value).upper()).value
     except ValueError:
         raise InvalidValueError("Run status", value, "one of " + ", ".join(s.value for s in RunStatus)) from None
-
-
-def _max_results(value: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0 or value > 1_000_000:
-        raise InvalidValueError("max_results", value, "an integer from 1 to 1000000")
-    return value

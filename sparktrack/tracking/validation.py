@@ -18,6 +18,8 @@ MAX_EXPERIMENT_NAME_LENGTH = 500
 MAX_ENTITY_ID_LENGTH = 256
 #: Steps are Delta BIGINTs (signed 64-bit); timestamps end with the year 9999, as Spark's do.
 MIN_STEP, MAX_STEP = -(2**63), 2**63 - 1
+SEARCH_MAX_RESULTS_DEFAULT = 1000
+SEARCH_MAX_RESULTS = 1_000_000
 MAX_TIMESTAMP = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z in epoch milliseconds
 
 _KEY_CHARS = re.compile(r"[\w.\- /:]+\Z")  # \Z: "$" would let a final newline through
@@ -124,6 +126,19 @@ def param_value(key: str, value: object) -> str:
 
 def tag_value(key: str, value: object) -> str:
     return _text("Tag", key, value, MAX_TAG_VALUE_LENGTH)
+
+
+def validate_tags(tags: object) -> dict[str, str]:
+    """A mapping of tag keys to values, as validated key -> text."""
+    if tags is not None and not isinstance(tags, Mapping):
+        raise InvalidValueError("tags", tags, "a dict of tag keys to values")
+    return {validate_key(k, "tag"): tag_value(k, v) for k, v in (tags or {}).items()}
+
+
+def validate_max_results(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= SEARCH_MAX_RESULTS:
+        raise InvalidValueError("max_results", value, f"an integer from 1 to {SEARCH_MAX_RESULTS}")
+    return value
 
 
 def validate_run_name(name: object) -> str | None:
