@@ -158,6 +158,31 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("key")
     tag.add_argument("value")
     tag.set_defaults(handler=_models_tag)
+
+    serve = commands.add_parser(
+        "serve", parents=[common], help="serve a model (or an endpoint config) over REST",
+        description="Serve MODEL_URI, or the routes of an endpoint config, with MLflow's scoring "
+                    "protocol: POST /invocations, GET /ping, /health, /version, /metadata, /metrics. "
+                    "Every request is logged to the store's inference_log table.",
+        epilog="Flags override the config's [endpoint] keys. The bearer token, if any, is read "
+               "from $SPARKTRACK_SERVING_TOKEN (or the variable the config's token_env names).",
+    )
+    serve.add_argument("model_uri", nargs="?", metavar="MODEL_URI",
+                       help="models:/<name>@<alias>, models:/<name>/<version>, runs:/<run_id>/<path>...")
+    serve.add_argument("--config", metavar="FILE", help="endpoint config (TOML, an [endpoint] table)")
+    serve.add_argument("--host", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=_non_negative_int, help="port (default: 5000)")
+    serve.add_argument("--workers", type=_positive_int, help="worker processes (default: 1)")
+    serve.set_defaults(handler=_serve)
+
+    endpoints = commands.add_parser(
+        "endpoints", parents=[output], help="list endpoint configs and whether they are running",
+        description="List the endpoint configs in a directory, with their routes, and ask each "
+                    "one's address whether it is serving (GET /ping).",
+    )
+    endpoints.add_argument("--dir", default=os.path.join("conf", "serving"),
+                           help="directory of endpoint configs (default: conf/serving)")
+    endpoints.set_defaults(handler=_endpoints)
     return parser
 
 
@@ -311,6 +336,45 @@ def _models_set_alias(args: argparse.Namespace) -> int:
 def _models_tag(args: argparse.Namespace) -> int:
     _registry(args.store).set_model_version_tag(args.name, args.version, args.key, args.value)
     _status(f"{args.name} version {args.version}: {args.key}={args.value}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sparktrack import serving
+    from sparktrack.models.uris import locate
+
+    if args.model_uri is None and args.config is None:
+        raise CommandError("give a MODEL_URI (e.g. models:/churn@Champion) or --config FILE")
+    base = serving.load_config(args.config) if args.config else None
+    config = serving.for_model(args.model_uri, base) if args.model_uri else base
+    config = config.replace(host=args.host, port=args.port, workers=args.workers, store=args.store)
+    client = open_client(config.store)
+    for route in config.routes:  # a model that cannot be found fails here, not in the workers
+        locate(route.model, client)
+    serving.serve(config)
+    return 0
+
+
+def _endpoints(args: argparse.Namespace) -> int:
+    from urllib.error import HTTPError, URLError
+    from urllib.request import urlopen
+
+    from sparktrack.serving.config import discover
+
+    rows = []
+    for path, config in discover(args.dir):
+        address = f"{config.host}:{config.port}"
+        try:
+            with urlopen(f"http://{address}/ping", timeout=1) as answer:  # noqa: S310 - http only
+                state = "serving" if answer.status == 200 else f"status {answer.status}"
+        except HTTPError as error:
+            state = "loading" if error.code == 503 else f"status {error.code}"
+        except (URLError, OSError):
+            state = "not running"
+        routes = ", ".join(f"{r.name}={r.model} ({r.traffic:g})" for r in config.routes)
+        rows.append((config.name, address, state, routes, path))
+    write_rows(["endpoint", "address", "state", "routes", "config"], rows, args.format,
+               empty=f"No endpoint configs in {args.dir}.")
     return 0
 
 

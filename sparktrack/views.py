@@ -103,6 +103,41 @@ VIEWS: dict[str, str] = {
             FROM {v[tags_current]} GROUP BY run_id
         ) g USING (run_id)
     """,
+    # One row per scored record of each answered request (status 200): the record's position in
+    # its request, its values as a map of column name to JSON text, and its prediction as JSON
+    # text. Every request format the server takes is read: dataframe_split (CSV requests are
+    # logged in that form), dataframe_records, and instances/inputs as records or as columns.
+    "inference_records": """
+    SELECT request_id, client_request_id, endpoint, timestamp, date, model_name, model_version,
+           route, sampling_fraction, pos AS record_index, record,
+           element_at(predictions, pos + 1) AS prediction
+    FROM (
+        SELECT *, from_json(response, 'struct<predictions: array<string>>').predictions AS predictions,
+               CASE
+                 WHEN split_form IS NOT NULL THEN
+                   transform(split_form.data, r -> map_from_arrays(split_form.columns, r))
+                 WHEN records_form IS NOT NULL THEN records_form
+                 WHEN columns_form IS NOT NULL THEN
+                   transform(sequence(0, size(element_at(map_values(columns_form), 1)) - 1),
+                             i -> map_from_arrays(map_keys(columns_form),
+                                                  transform(map_values(columns_form), c -> c[i])))
+               END AS records
+        FROM (
+            SELECT *,
+                   from_json(get_json_object(request, '$.dataframe_split'),
+                             'struct<columns: array<string>, data: array<array<string>>>') AS split_form,
+                   from_json(coalesce(get_json_object(request, '$.dataframe_records'),
+                                      get_json_object(request, '$.instances'),
+                                      get_json_object(request, '$.inputs')),
+                             'array<map<string, string>>') AS records_form,
+                   from_json(coalesce(get_json_object(request, '$.instances'),
+                                      get_json_object(request, '$.inputs')),
+                             'map<string, array<string>>') AS columns_form
+            FROM {t[inference_log]}
+            WHERE status_code = 200
+        )
+    ) LATERAL VIEW posexplode(records) AS pos, record
+""",
 }
 
 _LATEST = "max_by({col}, struct(event_time, seq))"
@@ -206,6 +241,8 @@ CATALOG_NAMES: dict[str, tuple[str, str]] = {
     "model_versions": ("view", "model_versions_current"),
     "model_lineage": ("view", "model_lineage"),
     "registry_audit": ("table", "registry_events"),
+    "inference_log": ("table", "inference_log"),
+    "inference_records": ("view", "inference_records"),
 }
 
 

@@ -14,7 +14,8 @@ import argparse
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
-from sparktrack.jobs import OK, config, run_main
+from sparktrack import config
+from sparktrack.jobs import OK, run_main
 from sparktrack.scoring import MODES, batch_score
 
 SECTION = "batch_score"

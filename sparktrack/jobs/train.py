@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Sequence
 
 from sparktrack.errors import ConfigError, InvalidValueError
-from sparktrack.jobs import GATE_NOT_PASSED, OK, config, run_main
+from sparktrack import config
+from sparktrack.jobs import GATE_NOT_PASSED, OK, run_main
 
 if TYPE_CHECKING:
     from pyspark.ml import Estimator, PipelineModel

@@ -40,15 +40,27 @@ class LoadedModel(abc.ABC):
     def output_column(self) -> str:
         return self.descriptor.output_column
 
+    @property
+    def input_columns(self) -> list[str] | None:
+        """The columns the model reads: its signature's, else those the model itself names (a
+        Spark pipeline's stages, a scikit-learn estimator's ``feature_names_in_``), else None."""
+        if self.descriptor.signature is not None:
+            return self.descriptor.input_columns
+        return self._derived_columns()
+
+    def _derived_columns(self) -> list[str] | None:
+        return None
+
     def predict(self, data: Any) -> Any:
         """Score ``data``: a Spark DataFrame gives the DataFrame with the output column added;
         a pandas DataFrame (Python flavors) gives the model's predictions."""
         where = f"the model at {self.uri}"
         if is_spark_frame(data):
-            check_schema(data.schema, self.descriptor.signature, self.output_column, where)
+            check_schema(data.schema, self.descriptor.signature, self.output_column, where,
+                         required=self.input_columns)
             return self._predict_spark(data)
         if is_pandas_frame(data):
-            check_columns([str(c) for c in data.columns], self.descriptor.input_columns, None, where)
+            check_columns([str(c) for c in data.columns], self.input_columns, None, where)
             return self._predict_pandas(data)
         raise InvalidValueError(f"{type(self).__name__}.predict data", data,
                                 "a Spark DataFrame or a pandas DataFrame")

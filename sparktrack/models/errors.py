@@ -11,6 +11,7 @@ They derive from the classes in ``sparktrack.errors``, so ``except InvalidInputE
     └── ModelInputError            data handed to predict() that the model cannot score
         ├── MissingColumnsError
         ├── SchemaMismatchError    columns of a kind the signature does not allow
+        ├── ColumnTypeError        a pandas column whose values would narrow to the signature's type
         └── OutputColumnExistsError
     NotFoundError
     └── ModelNotFoundError         no logged model at a URI
@@ -96,6 +97,16 @@ class SchemaMismatchError(ModelInputError):
             f"The input's schema does not match the signature of {model}: {wrong}. Present "
             f"columns: {present}. Cast the columns to the signature's types (numbers may be any "
             "numeric type), or score a table with the columns the model was trained on."
+        )
+
+
+class ColumnTypeError(ModelInputError):
+    def __init__(self, column: str, received: str, expected: str, model: str = "the model"):
+        self.column, self.received, self.expected = column, received, expected
+        super().__init__(
+            f"Column {column!r} does not fit the signature of {model}: received {received}, "
+            f"expected {expected}. Values may only widen (an integer to a bigint or a double); "
+            "send the column as the signature's type."
         )
 
 

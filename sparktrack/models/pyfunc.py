@@ -51,14 +51,19 @@ class PythonModel(LoadedModel):
     ``spark_df`` with the output column added, computed by a pandas UDF."""
 
     def _predict_pandas(self, frame: pd.DataFrame) -> Any:
-        columns = self.descriptor.input_columns
+        columns = self.input_columns
         return _predict_function(self.native)(frame if columns is None else frame[columns])
+
+    def _derived_columns(self) -> list[str] | None:
+        """A scikit-learn estimator fitted on a DataFrame names its columns in ``feature_names_in_``."""
+        names = getattr(self.native, "feature_names_in_", None)
+        return None if names is None else [str(name) for name in names]
 
     def _predict_spark(self, df: DataFrame) -> DataFrame:
         from pyspark.sql import functions as F
         from pyspark.sql.functions import pandas_udf
 
-        columns = self.descriptor.input_columns or [c for c in df.columns if c != self.output_column]
+        columns = self.input_columns or [c for c in df.columns if c != self.output_column]
         scorer = pandas_udf(_batch_scorer(_predict_function(self.native)),  # type: ignore[call-overload]
                             returnType=self.descriptor.output_type)
         inputs = F.struct(*(F.col("`" + c.replace("`", "``") + "`") for c in columns))

@@ -135,10 +135,14 @@ def type_family(type_string: str) -> str:
 
 
 def check_schema(schema: StructType, signature: Sequence[dict[str, str]] | None,
-                 output_column: str | None, model: str = "the model") -> None:
-    """Raise before any job runs if ``schema`` lacks a signature column, holds one of a type
-    the signature does not allow, or already has the output column."""
+                 output_column: str | None, model: str = "the model",
+                 required: Sequence[str] | None = None) -> None:
+    """Raise before any job runs if ``schema`` lacks a signature column (or, without a
+    signature, one of the ``required`` columns the model names), holds one of a type the
+    signature does not allow, or already has the output column."""
     present = {f.name: f.dataType.simpleString() for f in schema.fields}
+    if signature is None and required is not None:
+        check_columns(list(present), required, None, model)
     if signature is not None:
         check_columns(list(present), [c["name"] for c in signature], None, model)
         mismatched = {

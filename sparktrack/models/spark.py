@@ -33,6 +33,9 @@ class SparkModel(LoadedModel):
     def _predict_spark(self, df: DataFrame) -> DataFrame:
         return self.native.transform(df)
 
+    def _derived_columns(self) -> list[str] | None:
+        return pipeline_input_columns(self.native)
+
     def _predict_pandas(self, frame: Any) -> Any:
         raise InvalidValueError(
             "SparkModel.predict data", frame,
@@ -82,6 +85,43 @@ def load_located(located: LocatedModel) -> SparkModel:
     located.client.spark  # the client's session (started if need be) is the one Spark ML loads with
     native = PipelineModel.load(spark_uri(join_uri(located.uri, descriptor.data_path)))
     return SparkModel(native, descriptor, located.uri)
+
+
+#: Params naming the columns a stage reads, and those naming the columns it writes.
+_INPUT_PARAMS = ("inputCol", "inputCols", "featuresCol")
+_OUTPUT_PARAMS = ("outputCol", "outputCols", "predictionCol", "rawPredictionCol", "probabilityCol")
+
+
+def pipeline_input_columns(pipeline: PipelineModel) -> list[str] | None:
+    """The input columns a pipeline reads that no earlier stage writes, from its stages' params
+    (``inputCol(s)``, ``featuresCol``). None when a stage's inputs cannot be known from its params
+    (a SQLTransformer, a stage with none of them): then only the stages before it are known, and
+    nothing is checked rather than something wrong."""
+    from pyspark.ml import PipelineModel as Pipeline
+
+    required: list[str] = []
+    written: set[str] = set()
+    stages = list(pipeline.stages)
+    while stages:
+        stage = stages.pop(0)
+        if isinstance(stage, Pipeline):
+            stages[:0] = list(stage.stages)
+            continue
+        reads = _param_columns(stage, _INPUT_PARAMS)
+        if reads is None:
+            return None
+        required.extend(c for c in reads if c not in written and c not in required)
+        written.update(_param_columns(stage, _OUTPUT_PARAMS) or [])
+    return required
+
+
+def _param_columns(stage: Any, names: tuple[str, ...]) -> list[str] | None:
+    columns: list[str] | None = None
+    for name in names:
+        if stage.hasParam(name) and stage.isDefined(stage.getParam(name)):
+            value = stage.getOrDefault(stage.getParam(name))
+            columns = (columns or []) + ([value] if isinstance(value, str) else list(value))
+    return columns
 
 
 def _as_pipeline_model(model: Any) -> PipelineModel:

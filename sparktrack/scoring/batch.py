@@ -94,7 +94,8 @@ def prepare_batch(model_uri: str, input: str, output: str, *, id_cols: Sequence[
     model, name, version = _load(model_uri, client)
     data, input_version = read_pinned(spark, source)
     where = f"the model {model_uri}"
-    check_schema(data.schema, model.descriptor.signature, model.output_column, where)
+    check_schema(data.schema, model.descriptor.signature, model.output_column, where,
+                 required=model.input_columns)
     kept = _kept_columns(data.columns, id_cols, model.output_column)
     if batch_id is None:
         batch_id = _default_batch_id(model, name, version, data, input_version)

@@ -21,10 +21,11 @@ if TYPE_CHECKING:
 #: Bumped when a table's schema or meaning changes; a store records the versions that opened it.
 #: 2 added ``metrics_latest``. 3: the tables are written by delta-rs, and each buffered batch's
 #: commit carries a Delta transaction action (app id = buffer id, version = batch number) that
-#: replays check. A store at 1 or 2 is upgraded when opened (see store.bootstrap).
-SCHEMA_VERSION = 3
+#: replays check. 4 added ``inference_log`` (the requests serving endpoints answered). A store at
+#: 1, 2 or 3 is upgraded when opened (see store.bootstrap).
+SCHEMA_VERSION = 4
 
-STRING, LONG, INT, DOUBLE, BOOL, TIME = "string", "bigint", "int", "double", "boolean", "timestamp"
+STRING, LONG, INT, DOUBLE, BOOL, TIME, DATE = "string", "bigint", "int", "double", "boolean", "timestamp", "date"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,8 +61,8 @@ class Table:
         return pa.schema([pa.field(name, arrow_type(kind), nullable) for name, kind, nullable in self.columns])
 
     def arrow(self, rows: Sequence[tuple]) -> pa.Table:
-        """Rows (tuples in column order, times as epoch milliseconds) as an Arrow table in
-        :attr:`schema`."""
+        """Rows (tuples in column order, times as epoch milliseconds, dates as days since the
+        epoch) as an Arrow table in :attr:`schema`."""
         import pyarrow as pa
 
         columns = list(zip(*rows)) if rows else [[] for _ in self.columns]
@@ -69,6 +70,8 @@ class Table:
         for (name, kind, _), values in zip(self.columns, columns):
             if kind == TIME:
                 arrays.append(pa.array(values, pa.timestamp("ms", tz="UTC")).cast(arrow_type(TIME)))
+            elif kind == DATE:
+                arrays.append(pa.array(values, pa.int32()).cast(pa.date32()))
             else:
                 arrays.append(pa.array(values, arrow_type(kind)))
         return pa.Table.from_arrays(arrays, schema=self.schema)
@@ -78,14 +81,14 @@ def arrow_type(kind: str) -> pa.DataType:
     import pyarrow as pa
 
     return {STRING: pa.string(), LONG: pa.int64(), INT: pa.int32(), DOUBLE: pa.float64(),
-            BOOL: pa.bool_(), TIME: pa.timestamp("us", tz="UTC")}[kind]
+            BOOL: pa.bool_(), TIME: pa.timestamp("us", tz="UTC"), DATE: pa.date32()}[kind]
 
 
 def _table(name: str, time_column: str, doc: str, *columns: tuple[str, str, bool]) -> Table:
     return Table(name=name, columns=columns, time_column=time_column, doc=doc)
 
 
-S, L, I, D, B, T = STRING, LONG, INT, DOUBLE, BOOL, TIME
+S, L, I, D, B, T, DT = STRING, LONG, INT, DOUBLE, BOOL, TIME, DATE
 
 STORE_META = _table("store_meta", "created_at", "One row per bootstrap or upgrade.",
                     ("schema_version", I, False), ("sparktrack_version", S, False), ("created_at", T, False))
@@ -134,10 +137,17 @@ REGISTRY_EVENTS = _table("registry_events", "event_time",
                          ("user_id", S, True), ("model_id", S, False), ("name", S, False),
                          ("version", L, True), ("action", S, False), ("key", S, True), ("value", S, True),
                          ("before", S, True), ("after", S, True))
+INFERENCE_LOG = _table("inference_log", "timestamp",
+                       "One row per request a serving endpoint answered (or a sample of them).",
+                       ("request_id", S, False), ("client_request_id", S, True), ("endpoint", S, False),
+                       ("timestamp", T, False), ("date", DT, False), ("status_code", I, False),
+                       ("execution_time_ms", L, False), ("model_name", S, True), ("model_version", L, True),
+                       ("route", S, True), ("request", S, True), ("response", S, True),
+                       ("sampling_fraction", D, False))
 
 ALL_TABLES = (
     STORE_META, EXPERIMENTS, EXPERIMENT_EVENTS, RUNS, RUN_EVENTS, PARAMS, TAGS, METRICS,
-    METRICS_LATEST, INPUTS, REGISTERED_MODELS, MODEL_VERSIONS, REGISTRY_EVENTS,
+    METRICS_LATEST, INPUTS, REGISTERED_MODELS, MODEL_VERSIONS, REGISTRY_EVENTS, INFERENCE_LOG,
 )
 #: The tables with one or more rows per run, keyed by ``run_id``.
 RUN_TABLES = (RUNS, RUN_EVENTS, PARAMS, TAGS, METRICS, METRICS_LATEST, INPUTS)

@@ -1,5 +1,5 @@
-"""Job configs: a TOML file with one table per job (``[train]``, ``[batch_score]``...), read into
-frozen dataclasses. Unknown keys, missing keys and values of the wrong type are errors that name the
+"""Config files: a TOML file with one table per job (``[train]``, ``[batch_score]``...) or per
+serving endpoint (``[endpoint]``), read into frozen dataclasses. Unknown keys, missing keys and values of the wrong type are errors that name the
 file and the key; ``--set key=value`` overrides any key (dotted for nested tables).
 """
 
@@ -22,15 +22,15 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 C = TypeVar("C")
 
 
-def read_section(path: str | None, section: str) -> dict[str, Any]:
+def read_section(path: str | None, section: str, kind: str = "Job") -> dict[str, Any]:
     """The ``[section]`` table of the TOML file at ``path`` ({} when no file is given)."""
     if path is None:
         return {}
-    data = read_toml(path, "Job config file")
+    data = read_toml(path, f"{kind} config file")
     if set(data) != {section}:
         raise ConfigError(
-            f"Job config file {path} must hold exactly one table, [{section}]; it holds "
-            f"{sorted(data) or 'nothing'}. Put every key of this job under [{section}]."
+            f"{kind} config file {path} must hold exactly one table, [{section}]; it holds "
+            f"{sorted(data) or 'nothing'}. Put every key under [{section}]."
         )
     return data[section]
 

@@ -1,0 +1,208 @@
+"""What an endpoint serves: its routes, each a model URI with a share of the traffic, and the model
+each one has loaded now.
+
+A route whose URI follows the registry (``models:/name@alias``, ``models:/name/latest``) is
+checked every ``poll_interval`` seconds by a background thread. When it names another version,
+that version is loaded beside the one serving, and then takes its place in one assignment:
+requests already running finish on the model they started with, and none fails.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import logging
+import random
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sparktrack.models.enforce import enforce
+from sparktrack.models.uris import MODELS_PREFIX
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sparktrack.client import SparkTrackClient
+    from sparktrack.models.base import LoadedModel
+    from sparktrack.serving.config import EndpointConfig, RouteConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded model and where it came from."""
+
+    model: LoadedModel
+    uri: str  # the route's URI, as configured
+    name: str | None  # registered model name, when served through the registry
+    version: int | None
+    run_id: str
+    columns: list[str] | None  # the columns it reads, when known (signature or the model's own)
+
+    @property
+    def label(self) -> str:
+        return str(self.version) if self.version is not None else self.model.descriptor.run_id
+
+    def score(self, frame: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
+        """The model's predictions for ``frame`` after the signature is applied to it; a
+        ``ModelInputError`` when the frame does not fit."""
+        descriptor = self.model.descriptor
+        checked = enforce(frame, descriptor.signature, self.columns, f"model {self.uri}")
+        if descriptor.flavor == "spark":
+            return _score_spark(self.model, checked)
+        return self.model.predict(checked)
+
+    def metadata(self) -> dict[str, Any]:
+        descriptor = self.model.descriptor
+        alias = self.uri.split("@", 1)[1] if self.uri.startswith(MODELS_PREFIX) and "@" in self.uri else None
+        return {
+            "model_uri": self.uri, "model_name": self.name, "model_version": self.version,
+            "alias": alias, "run_id": self.run_id, "flavor": descriptor.flavor,
+            "signature": descriptor.signature, "input_columns": self.columns,
+            "output_column": descriptor.output_column, "output_type": descriptor.output_type,
+            "feature_spec": None,  # the feature lookups, once models record them (feature store)
+        }
+
+
+def load(uri: str, client: SparkTrackClient) -> ServedModel:
+    """Resolve ``uri`` (through the registry for ``models:/``) and load its model; a Spark ML
+    model is scored once on an empty frame of its columns, so the first request finds Spark warm."""
+    from sparktrack import models
+
+    name = version = None
+    source = uri
+    if uri.startswith(MODELS_PREFIX):
+        from sparktrack.models.uris import check_models_uri
+
+        check_models_uri(uri)
+        found = client.get_model_version_by_uri(uri)
+        name, version, source = found.name, found.version, found.source
+    model = models.load_model(source, client=client)
+    served = ServedModel(model, uri, name, version, model.descriptor.run_id, model.input_columns)
+    if model.descriptor.flavor == "spark":
+        _warm(served)
+    return served
+
+
+def current_version(uri: str, client: SparkTrackClient) -> int | None:
+    """The version a registry URI names now (None for other URIs)."""
+    if not uri.startswith(MODELS_PREFIX):
+        return None
+    return client.get_model_version_by_uri(uri).version
+
+
+def _score_spark(model: LoadedModel, frame: pd.DataFrame) -> Any:
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.builder.getOrCreate()  # the session the model was loaded with
+    scored = model.predict(session.createDataFrame(frame))
+    return scored.select(model.output_column).toPandas()[model.output_column]
+
+
+def _warm(served: ServedModel) -> None:
+    example = served.model.descriptor.input_example
+    if not example:
+        return
+    import pandas as pd
+
+    try:
+        served.score(pd.DataFrame.from_records(example))
+    except Exception as exc:  # noqa: BLE001 - warming is best effort; requests report errors
+        logger.warning("sparktrack serving: scoring the input example of %s failed: %s", served.uri, exc)
+
+
+class Route:
+    """A configured route and the model it serves now (None until loaded)."""
+
+    def __init__(self, config: RouteConfig):
+        self.config = config
+        self.served: ServedModel | None = None
+        self.error: str | None = None  # why the last load failed
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def follows_registry(self) -> bool:
+        uri = self.config.model
+        return uri.startswith(MODELS_PREFIX) and ("@" in uri or uri.lower().endswith("/latest"))
+
+
+class Router:
+    """An endpoint's routes, picked by weight or pinned by name."""
+
+    def __init__(self, config: EndpointConfig, client: SparkTrackClient):
+        self.config = config
+        self.client = client
+        self.routes = {route.name: Route(route) for route in config.routes}
+        weighted = [route for route in self.routes.values() if route.config.traffic > 0]
+        self._weighted = weighted
+        self._bounds = list(itertools.accumulate(route.config.traffic for route in weighted))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.loaded = threading.Event()
+
+    @property
+    def ready(self) -> bool:
+        return all(route.served is not None for route in self.routes.values())
+
+    def pick(self, pinned: str | None = None) -> Route | None:
+        """The route named ``pinned``, or one picked at random by traffic share; None for an
+        unknown name."""
+        if pinned is not None:
+            return self.routes.get(pinned)
+        index = bisect.bisect_right(self._bounds, random.random() * self._bounds[-1])
+        return self._weighted[min(index, len(self._weighted) - 1)]
+
+    def load_all(self) -> None:
+        """Load every route's model (at start-up); a route that fails keeps its error."""
+        for route in self.routes.values():
+            try:
+                route.served = load(route.config.model, self.client)
+                route.error = None
+                logger.info("sparktrack serving: route %s serves %s (version %s)", route.name,
+                            route.config.model, route.served.version)
+            except Exception as exc:  # noqa: BLE001 - reported by /health and in the log
+                route.error = f"{type(exc).__name__}: {exc}"
+                logger.error("sparktrack serving: route %s cannot load %s: %s", route.name,
+                             route.config.model, exc)
+        self.loaded.set()
+
+    def refresh(self) -> list[str]:
+        """Load the version each registry-following route names now, where it changed; returns
+        the routes switched."""
+        switched = []
+        for route in self.routes.values():
+            if not route.follows_registry:
+                continue
+            try:
+                version = current_version(route.config.model, self.client)
+                if route.served is not None and route.served.version == version:
+                    continue
+                before = route.served.version if route.served else None
+                route.served = load(route.config.model, self.client)
+                route.error = None
+                switched.append(route.name)
+                logger.info("sparktrack serving: route %s switched from version %s to %s",
+                            route.name, before, route.served.version)
+            except Exception as exc:  # noqa: BLE001 - keep serving the loaded version
+                route.error = f"{type(exc).__name__}: {exc}"
+                logger.warning("sparktrack serving: route %s keeps version %s: %s", route.name,
+                               route.served.version if route.served else None, exc)
+        return switched
+
+    def start(self) -> None:
+        """Load the models and then follow the registry, in a background thread."""
+        def run() -> None:
+            self.load_all()
+            while not self._stop.wait(self.config.poll_interval):
+                self.refresh()
+
+        self._thread = threading.Thread(target=run, name="sparktrack-routes", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
