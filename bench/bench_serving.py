@@ -102,7 +102,7 @@ def wrk(url: str, payload: str, connections: int, duration: int, work: Path) -> 
     script = work / "post.lua"
     script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(payload)}\n'
                       'wrk.headers["Content-Type"] = "application/json"\n')
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
+    out = subprocess.run(["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
                           url + "/invocations"], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     latency = {p: float(v) * _UNIT[u] for p, v, u in _LATENCY.findall(out)}

@@ -399,6 +399,62 @@ def _slow_or_broken_model():
     return SlowOrBroken()
 
 
+def test_concurrent_requests_scored_as_one_batch_each_get_their_own_answer(served):
+    server, store, _ = served
+    from sparktrack import models
+
+    model = models.load_model("models:/churn@Challenger", client=SparkTrackClient(store))
+    frames = [training_frame(rows=size, seed=size)[0] for size in range(1, 9)]
+    expected = [model.predict(frame).tolist() for frame in frames]
+    wrong: list[str] = []
+
+    def send(index: int) -> None:
+        body = {"dataframe_split": frames[index].to_dict(orient="split")}
+        for _ in range(25):
+            answer = post(server.url, body, **{"x-sparktrack-route": "challenger"})
+            if answer.status_code != 200 or answer.json()["predictions"] != expected[index]:
+                wrong.append(f"{index}: {answer.status_code} {answer.text[:200]}")
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not wrong, wrong[:5]
+
+
+def test_a_request_that_breaks_the_model_inside_a_batch_fails_alone(tmp_path):
+    from sparktrack.models import pyfunc
+    from sparktrack.testing import fresh_store
+
+    store = str(tmp_path / "store")
+    frame, _ = training_frame(rows=5)
+    with fresh_store(root=store) as client:
+        run_id = client.create_run("0").info.run_id
+        pyfunc.log_model(_slow_or_broken_model(), "model", client=client, run_id=run_id,
+                         input_example=frame, registered_model_name="broken")
+        client.set_registered_model_alias("broken", "Champion", 1)
+    config = write_config(tmp_path / "broken.toml", name="broken", batching="on",
+                          routes=(("only", "models:/broken@Champion", 100),))
+    answers: list[tuple[int, int, str]] = []
+    with Server(tmp_path, store, "--config", config) as server:
+        def send(calls: int) -> None:
+            for _ in range(20):
+                answer = post(server.url, _records(calls=calls))
+                answers.append((calls, answer.status_code, answer.text))
+
+        threads = [threading.Thread(target=send, args=(calls,)) for calls in (-1, 1, 2, 3, -1, 4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    for calls, status, text in answers:
+        if calls < 0:
+            assert status == 500 and "calls must not be negative" in text
+        else:
+            assert status == 200 and json.loads(text) == {"predictions": [calls * 2.0]}, (calls, text)
+
+
 def test_model_errors_timeouts_a_full_queue_and_the_token(tmp_path):
     from sparktrack.models import pyfunc
     from sparktrack.testing import fresh_store

@@ -39,7 +39,8 @@ from sparktrack.serving.inference import InferenceLog, new_request_id, now_ms
 from sparktrack.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from sparktrack.serving.metrics import ServingMetrics
 from sparktrack.serving.protocol import ServingError
-from sparktrack.serving.routes import Router
+from sparktrack.serving.batching import Closed
+from sparktrack.serving.routes import Route, Router, ServedModel
 
 if TYPE_CHECKING:
     from sparktrack.client import SparkTrackClient
@@ -118,10 +119,8 @@ class Endpoint:
                                        + (f" ({route.error})" if route.error else "") + "; retry shortly.")
                 parsed = protocol.parse_request(body, mime, served.columns)
                 logged_request = parsed.logged
-                loop = asyncio.get_running_loop()
-                predictions = await asyncio.wait_for(
-                    loop.run_in_executor(self.pool, served.score, parsed.frame, parsed.params),
-                    self.config.request_timeout)
+                predictions = await asyncio.wait_for(self._score(route, served, parsed),
+                                                     self.config.request_timeout)
                 status, payload = 200, protocol.predictions_body(predictions)
             finally:
                 self.active -= 1
@@ -162,6 +161,20 @@ class Endpoint:
                 "model_version": served.version if served else None, "client": _client(request),
             }))
         return Response(payload, status, headers=headers, media_type=_JSON)
+
+    async def _score(self, route: Route, served: ServedModel, parsed: protocol.ParsedRequest) -> Any:
+        """Score with the route's batcher (requests without params), else on the pool."""
+        if served.batcher is not None and parsed.params is None:
+            checked = served.check(parsed.frame)
+            try:
+                return await asyncio.wrap_future(served.batcher.submit(checked))
+            except Closed:  # the route switched versions since this request picked its model
+                current = route.served or served
+                if current.batcher is not None:
+                    return await asyncio.wrap_future(current.batcher.submit(current.check(parsed.frame)))
+                served = current
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, served.score, parsed.frame, parsed.params)
 
     async def ping(self, request: Request) -> Response:
         if self.router.ready:

@@ -35,6 +35,7 @@ SECTION = "endpoint"
 DEFAULT_DIR = os.path.join("conf", "serving")
 DEFAULT_ROUTE = "default"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+BATCHING = ("auto", "on", "off")
 _NAME_RULE = "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
 
 
@@ -71,6 +72,8 @@ class EndpointConfig:
     max_concurrency: int = 4  # requests scored at once, per worker
     max_queue: int = 64  # requests waiting beyond those, per worker, then 503
     token_env: str = "SPARKTRACK_SERVING_TOKEN"  # the variable holding the bearer token, if any
+    batching: str = "auto"  # score concurrent requests as one frame: auto (sklearn, spark), on, off
+    max_batch_rows: int = 10_000
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -90,11 +93,12 @@ class EndpointConfig:
             "sampling_fraction": 0 < self.sampling_fraction <= 1,
             "max_request_bytes": self.max_request_bytes > 0, "request_timeout": self.request_timeout > 0,
             "max_concurrency": self.max_concurrency >= 1, "max_queue": self.max_queue >= 0,
+            "batching": self.batching in BATCHING, "max_batch_rows": self.max_batch_rows >= 1,
         }
         for key, ok in checks.items():
             if not ok:
-                raise ConfigError(f"Endpoint {self.name!r}: {key} = {getattr(self, key)!r} is out "
-                                  f"of range. {_RANGES[key]}")
+                raise ConfigError(f"Endpoint {self.name!r}: {key} = {getattr(self, key)!r} is not "
+                                  f"allowed. {_RANGES[key]}")
 
     @property
     def token(self) -> str | None:
@@ -118,6 +122,9 @@ _RANGES = {
     "max_request_bytes": "Use a positive number of bytes.",
     "request_timeout": "Use a number of seconds above 0.",
     "max_concurrency": "Use 1 or more.", "max_queue": "Use 0 or more.",
+    "batching": "Use 'auto' (scikit-learn and Spark ML models), 'on' (every model: only for "
+                "models whose predictions are row by row) or 'off'.",
+    "max_batch_rows": "Use 1 or more.",
 }
 
 

@@ -19,6 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from sparktrack.models.enforce import enforce
 from sparktrack.models.uris import MODELS_PREFIX
+from sparktrack.serving.batching import Batcher
+
+#: Flavors whose predictions are row by row, so that concurrent requests may be scored as one
+#: frame (``batching = "auto"``).
+ROW_WISE_FLAVORS = ("sklearn", "spark")
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,9 +35,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass
 class ServedModel:
-    """A loaded model and where it came from."""
+    """A loaded model and where it came from; ``batcher`` scores concurrent requests together."""
 
     model: LoadedModel
     uri: str  # the route's URI, as configured
@@ -40,19 +45,24 @@ class ServedModel:
     version: int | None
     run_id: str
     columns: list[str] | None  # the columns it reads, when known (signature or the model's own)
+    batcher: Batcher | None = None
 
     @property
     def label(self) -> str:
         return str(self.version) if self.version is not None else self.model.descriptor.run_id
 
-    def score(self, frame: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
-        """The model's predictions for ``frame`` after the signature is applied to it; a
-        ``ModelInputError`` when the frame does not fit."""
-        descriptor = self.model.descriptor
-        checked = enforce(frame, descriptor.signature, self.columns, f"model {self.uri}")
-        if descriptor.flavor == "spark":
+    def check(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with the signature applied; a ``ModelInputError`` when it does not fit."""
+        return enforce(frame, self.model.descriptor.signature, self.columns, f"model {self.uri}")
+
+    def predict(self, checked: pd.DataFrame) -> Any:
+        """The model's predictions for a frame ``check`` returned."""
+        if self.model.descriptor.flavor == "spark":
             return _score_spark(self.model, checked)
         return self.model.predict(checked)
+
+    def score(self, frame: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
+        return self.predict(self.check(frame))
 
     def metadata(self) -> dict[str, Any]:
         descriptor = self.model.descriptor
@@ -66,9 +76,9 @@ class ServedModel:
         }
 
 
-def load(uri: str, client: SparkTrackClient) -> ServedModel:
+def load(uri: str, client: SparkTrackClient, config: EndpointConfig) -> ServedModel:
     """Resolve ``uri`` (through the registry for ``models:/``) and load its model; a Spark ML
-    model is scored once on an empty frame of its columns, so the first request finds Spark warm."""
+    model scores its input example once, so the first request finds Spark warm."""
     from sparktrack import models
 
     name = version = None
@@ -81,6 +91,8 @@ def load(uri: str, client: SparkTrackClient) -> ServedModel:
         name, version, source = found.name, found.version, found.source
     model = models.load_model(source, client=client)
     served = ServedModel(model, uri, name, version, model.descriptor.run_id, model.input_columns)
+    if config.batching == "on" or (config.batching == "auto" and model.descriptor.flavor in ROW_WISE_FLAVORS):
+        served.batcher = Batcher(served.predict, config.max_batch_rows, served.label)
     if model.descriptor.flavor == "spark":
         _warm(served)
     return served
@@ -161,7 +173,7 @@ class Router:
         """Load every route's model (at start-up); a route that fails keeps its error."""
         for route in self.routes.values():
             try:
-                route.served = load(route.config.model, self.client)
+                route.served = load(route.config.model, self.client, self.config)
                 route.error = None
                 logger.info("sparktrack serving: route %s serves %s (version %s)", route.name,
                             route.config.model, route.served.version)
@@ -182,9 +194,15 @@ class Router:
                 version = current_version(route.config.model, self.client)
                 if route.served is not None and route.served.version == version:
                     continue
-                before = route.served.version if route.served else None
-                route.served = load(route.config.model, self.client)
+                old = route.served
+                route.served = load(route.config.model, self.client, self.config)
                 route.error = None
+                before = old.version if old else None
+                if old is not None and old.batcher is not None:
+                    # requests that picked the old model just before the switch still submit to it
+                    timer = threading.Timer(max(5.0, self.config.request_timeout), old.batcher.close)
+                    timer.daemon = True
+                    timer.start()
                 switched.append(route.name)
                 logger.info("sparktrack serving: route %s switched from version %s to %s",
                             route.name, before, route.served.version)
