@@ -385,16 +385,17 @@ def test_sampling_keeps_about_the_configured_share_and_says_so(tmp_path):
 
 
 def _slow_or_broken_model():
-    """A pyfunc model that raises on negative calls and sleeps on calls above 100."""
+    """A pyfunc model that raises on negative calls, sleeps on calls above 100, and multiplies by
+    the request's ``factor`` param."""
     class SlowOrBroken:
-        def predict(self, frame):
+        def predict(self, frame, params=None):
             import time as clock
 
             if (frame["calls"] < 0).any():
                 raise ValueError("calls must not be negative")
             if (frame["calls"] > 100).any():
                 clock.sleep(3)
-            return frame["calls"] * 2.0
+            return frame["calls"] * (params or {}).get("factor", 2.0)
 
     return SlowOrBroken()
 
@@ -478,6 +479,8 @@ def test_model_errors_timeouts_a_full_queue_and_the_token(tmp_path):
         assert httpx.get(server.url + "/metadata").status_code == 401
         ok = post(server.url, GOOD, **auth)
         assert ok.status_code == 200 and ok.json() == {"predictions": [6.0]}
+        with_params = post(server.url, {**json.loads(GOOD), "params": {"factor": 10}}, **auth)
+        assert with_params.json() == {"predictions": [30]}
         broken = post(server.url, _records(calls=-1), **auth)
         assert broken.status_code == 500 and broken.json()["error_code"] == "INTERNAL_ERROR"
         assert "calls must not be negative" in broken.json()["message"]

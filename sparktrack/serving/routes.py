@@ -21,10 +21,6 @@ from sparktrack.models.enforce import enforce
 from sparktrack.models.uris import MODELS_PREFIX
 from sparktrack.serving.batching import Batcher
 
-#: Flavors whose predictions are row by row, so that concurrent requests may be scored as one
-#: frame (``batching = "auto"``).
-ROW_WISE_FLAVORS = ("sklearn", "spark")
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -33,6 +29,9 @@ if TYPE_CHECKING:
     from sparktrack.serving.config import EndpointConfig, RouteConfig
 
 logger = logging.getLogger(__name__)
+#: Flavors whose predictions are row by row, so that concurrent requests may be scored as one
+#: frame (``batching = "auto"``).
+ROW_WISE_FLAVORS = ("sklearn", "spark")
 
 
 @dataclass
@@ -62,7 +61,16 @@ class ServedModel:
         return self.model.predict(checked)
 
     def score(self, frame: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
-        return self.predict(self.check(frame))
+        """Check and predict; ``params`` go to a Python model whose ``predict`` takes a ``params``
+        argument, as MLflow passes them, and are ignored by other models."""
+        checked = self.check(frame)
+        if params and self.model.descriptor.flavor == "python_function":
+            import inspect
+
+            predict = getattr(self.model.native, "predict", None)
+            if callable(predict) and "params" in inspect.signature(predict).parameters:
+                return predict(checked, params=params)
+        return self.predict(checked)
 
     def metadata(self) -> dict[str, Any]:
         descriptor = self.model.descriptor
