@@ -500,6 +500,36 @@ def test_model_errors_timeouts_a_full_queue_and_the_token(tmp_path):
         assert post(server.url, GOOD, **auth).status_code == 200
 
 
+def test_sigterm_drains_the_request_in_flight_commits_its_row_and_the_access_log_is_json(tmp_path):
+    from sparktrack.models import pyfunc
+    from sparktrack.testing import fresh_store
+
+    store = str(tmp_path / "store")
+    frame, _ = training_frame(rows=5)
+    with fresh_store(root=store) as client:
+        run_id = client.create_run("0").info.run_id
+        pyfunc.log_model(_slow_or_broken_model(), "model", client=client, run_id=run_id,
+                         input_example=frame, registered_model_name="slow")
+    server = Server(tmp_path, store, f"runs:/{run_id}/model")
+    answers: list[httpx.Response] = []
+    slow = threading.Thread(target=lambda: answers.append(post(server.url, _records(calls=500))))
+    slow.start()
+    time.sleep(0.5)
+    server.process.send_signal(signal.SIGTERM)
+    slow.join()
+    assert server.process.wait(60) in (0, -signal.SIGTERM)
+    assert answers[0].status_code == 200 and answers[0].json() == {"predictions": [1000.0]}
+    assert answers[0].headers["x-sparktrack-model-version"] == run_id  # a runs:/ URI has no version
+    rows = inference_rows(store)
+    assert list(rows["request_id"]) == [answers[0].headers["x-request-id"]]
+    assert rows["model_version"].isna().all() and rows["execution_time_ms"].iloc[0] >= 2900
+    access = [json.loads(line) for line in server.log().splitlines() if line.startswith('{"request_id"')]
+    assert access == [{"request_id": answers[0].headers["x-request-id"], "method": "POST", "path": "/invocations",
+                       "status": 200, "ms": access[0]["ms"], "route": "default", "model_version": None,
+                       "client": access[0]["client"]}]
+    assert access[0]["ms"] >= 2900 and access[0]["client"].startswith("127.0.0.1:")
+
+
 def test_serve_refuses_unknown_models_and_bad_configs_with_exit_2(tmp_path, capsys):
     from sparktrack.cli import main
     from sparktrack.testing import fresh_store
