@@ -238,7 +238,7 @@ def create_app(config: EndpointConfig, client: SparkTrackClient | None = None) -
         HTTPRoute("/metrics", endpoint.prometheus, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={404: _not_found, 405: _not_allowed})
+                    exception_handlers={404: _not_found, 405: _not_allowed, Exception: _internal})
     app.state.endpoint = endpoint
     return app
 
@@ -257,6 +257,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 async def _not_allowed(request: Request, exc: Exception) -> Response:
     return _error(ServingError(405, "METHOD_NOT_ALLOWED",
                                f"{request.method} is not allowed on {request.url.path!r}."))
+
+
+async def _internal(request: Request, exc: Exception) -> Response:
+    logger.error("sparktrack serving: %s %s failed", request.method, request.url.path, exc_info=exc)
+    return _error(ServingError(500, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}"[:2000]))
 
 
 def _too_large(size: int, limit: int) -> ServingError:
