@@ -1,0 +1,155 @@
+"""Feature tables and point-in-time training sets on the test session's Spark, checked against
+pandas.merge_asof."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from chispa import assert_df_equality
+
+from sparktrack.errors import InvalidValueError, TableNotFoundError
+from sparktrack.features import FeatureEngineeringClient, FeatureLookup
+
+pytestmark = pytest.mark.slow
+EPOCH = pd.Timestamp("2026-01-01", tz="UTC")
+WINDOW = dt.timedelta(seconds=50)
+
+
+@pytest.fixture(scope="module")
+def fe(spark):
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    return FeatureEngineeringClient(spark=spark)
+
+
+def _seconds(values) -> pd.Series:
+    return EPOCH + pd.to_timedelta(values, unit="s")
+
+
+def random_tables(seed: int):
+    """A time-series table (keys 0-24), a plain table (keys 0-19) and a spine over keys 0-29, with
+    ties at exact timestamps, gaps of exactly the lookback window, and nulls stored as features."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for key in range(25):
+        times = rng.choice(np.arange(0, 2000, 7), size=rng.integers(1, 12), replace=False)
+        for t in times:
+            rows.append((key, int(t), None if rng.random() < 0.15 else float(rng.normal()),
+                         None if rng.random() < 0.1 else f"s{rng.integers(0, 5)}"))
+    series = pd.DataFrame(rows, columns=["customer_id", "t", "f1", "f2"])
+    plain = pd.DataFrame({"customer_id": np.arange(20), "g": [None if k % 6 == 0 else k * 1.5 for k in range(20)]})
+    spine_keys = rng.integers(0, 30, 400)
+    spine_times = rng.integers(0, 2100, 400)
+    exact = series.sample(40, random_state=seed)  # ties at the exact feature timestamp
+    boundary = series.sample(40, random_state=seed + 1)  # exactly the lookback window after one
+    spine = pd.DataFrame({
+        "customer_id": np.concatenate([spine_keys, exact.customer_id, boundary.customer_id]),
+        "t": np.concatenate([spine_times, exact.t, boundary.t + int(WINDOW.total_seconds())]),
+    })
+    spine["row"] = np.arange(len(spine))
+    spine["label"] = spine.row % 2
+    return series, plain, spine
+
+
+def expected_frame(series, plain, spine) -> pd.DataFrame:
+    left = spine.assign(event_time=_seconds(spine.t)).sort_values("event_time")
+    right = series.assign(ts=_seconds(series.t)).sort_values("ts")[["customer_id", "ts", "f1", "f2"]]
+    joined = pd.merge_asof(left, right, left_on="event_time", right_on="ts", by="customer_id",
+                           direction="backward", allow_exact_matches=True, tolerance=pd.Timedelta(WINDOW))
+    joined = joined.rename(columns={"f1": "a_f1"}).drop(columns=["ts"])
+    with_plain = joined.merge(plain, on="customer_id", how="left")
+    missing = ~with_plain.customer_id.isin(plain.customer_id)
+    with_plain.loc[missing, "g"] = -1.0
+    return with_plain[["customer_id", "event_time", "row", "label", "a_f1", "f2", "g"]]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_point_in_time_lookups_match_pandas_merge_asof(spark, fe, tmp_path, seed):
+    series, plain, spine = random_tables(seed)
+    series_df = spark.createDataFrame(series.assign(ts=_seconds(series.t)).drop(columns=["t"]),
+                                      "customer_id long, f1 double, f2 string, ts timestamp")
+    fe.create_table(name=str(tmp_path / "series"), primary_keys=["customer_id", "ts"], timeseries_column="ts",
+                    df=series_df, description="random series")
+    fe.create_table(name=str(tmp_path / "plain"), primary_keys="customer_id",
+                    df=spark.createDataFrame(plain, "customer_id long, g double"))
+    spine_df = spark.createDataFrame(spine.assign(event_time=_seconds(spine.t)).drop(columns=["t"]),
+                                     "customer_id long, row long, label long, event_time timestamp") \
+        .select("customer_id", "event_time", "row", "label")
+    training = fe.create_training_set(df=spine_df, label="label", feature_lookups=[
+        FeatureLookup(table_name=str(tmp_path / "series"), lookup_key="customer_id", timestamp_lookup_key="event_time",
+                      lookback_window=WINDOW, rename_outputs={"f1": "a_f1"}),
+        FeatureLookup(table_name=str(tmp_path / "plain"), lookup_key=["customer_id"], feature_names=["g"],
+                      default_values={"g": -1.0}),
+    ])
+    loaded = training.load_df()
+    assert loaded.columns == ["customer_id", "event_time", "row", "label", "a_f1", "f2", "g"]
+    rows = [(int(r.customer_id), r.event_time.to_pydatetime(), int(r.row), int(r.label),
+             None if pd.isna(r.a_f1) else float(r.a_f1), None if pd.isna(r.f2) else r.f2,
+             None if pd.isna(r.g) else float(r.g)) for r in expected_frame(series, plain, spine).itertuples()]
+    expected = spark.createDataFrame(
+        rows, "customer_id long, event_time timestamp, row long, label long, a_f1 double, f2 string, g double")
+    assert loaded.count() == len(spine)
+    assert_df_equality(loaded, expected, ignore_row_order=True, ignore_nullable=True)
+    assert training.feature_table_versions == {str(tmp_path / "series"): 1, str(tmp_path / "plain"): 1}
+
+
+def test_write_table_upserts_on_the_primary_key_adds_columns_and_refuses_duplicates(spark, fe, tmp_path):
+    name = str(tmp_path / "customers")
+    first = spark.createDataFrame([(1, 10.0), (2, 20.0)], "id long, spend double")
+    table = fe.create_table(name=name, primary_keys=["id"], df=first, tags={"team": "a"})
+    assert table.primary_keys == ("id",) and table.features == ("spend",) and table.tags == {"team": "a"}
+    fe.write_table(name=name, df=spark.createDataFrame([(2, 25.0, 3), (3, 30.0, 1)], "id long, spend double, visits int"))
+    expected = spark.createDataFrame([(1, 10.0, None), (2, 25.0, 3), (3, 30.0, 1)], "id long, spend double, visits int")
+    assert_df_equality(fe.read_table(name=name), expected, ignore_row_order=True, ignore_nullable=True)
+    assert fe.get_table(name=name).features == ("spend", "visits")
+    assert_df_equality(fe.read_table(name=name, as_of=1), first, ignore_row_order=True, ignore_nullable=True)
+    version = fe.get_table(name=name).delta_version
+    with pytest.raises(InvalidValueError, match=r"duplicate primary keys, e\.g\. \[\{'id': 4\}\]"):
+        fe.write_table(name=name, df=spark.createDataFrame([(4, 1.0), (4, 2.0)], "id long, spend double"))
+    with pytest.raises(InvalidValueError, match=r"missing \['id'\]"):
+        fe.write_table(name=name, df=spark.createDataFrame([(1.0,)], "spend double"))
+    assert fe.get_table(name=name).delta_version == version
+
+
+def test_bad_tables_and_lookups_are_clear_errors(spark, fe, tmp_path):
+    ts = spark.createDataFrame([(1, dt.datetime(2026, 1, 1), 1.0)], "id long, ts timestamp, x double")
+    name = str(tmp_path / "ts")
+    fe.create_table(name=name, primary_keys=["id", "ts"], timeseries_column="ts", df=ts)
+    spine = spark.createDataFrame([(1, dt.datetime(2026, 1, 2), "1")], "id long, at timestamp, sid string")
+    cases = [
+        (lambda: fe.create_table(name=str(tmp_path / "t2"), primary_keys=["nope"], df=ts), InvalidValueError,
+         "missing ['nope']"),
+        (lambda: fe.create_table(name=str(tmp_path / "t3"), primary_keys=["id", "x"], timeseries_column="x", df=ts),
+         InvalidValueError, "a timestamp or date column; it is double"),
+        (lambda: fe.create_table(name=name, primary_keys=["id"], df=ts), InvalidValueError, "does not exist yet"),
+        (lambda: fe.get_table(name=str(tmp_path / "missing")), TableNotFoundError, "no feature table"),
+        (lambda: FeatureLookup(table_name=name, lookup_key="id", lookback_window=dt.timedelta(0)),
+         InvalidValueError, "a positive datetime.timedelta"),
+        (lambda: FeatureLookup(table_name=name, lookup_key="id", lookback_window=5), InvalidValueError,
+         "a positive datetime.timedelta"),
+    ]
+
+    def training(**lookup):
+        return fe.create_training_set(df=spine, label=None, feature_lookups=[
+            FeatureLookup(**{"table_name": name, "lookup_key": "id", "timestamp_lookup_key": "at", **lookup})])
+
+    cases += [
+        (lambda: training(lookup_key="customer"), InvalidValueError, "a column of df"),
+        (lambda: training(lookup_key="sid"), InvalidValueError, "of the type of"),
+        (lambda: training(feature_names=["y"]), InvalidValueError, "unknown ['y']"),
+        (lambda: training(timestamp_lookup_key=None), InvalidValueError, "is a time-series table"),
+        (lambda: training(timestamp_lookup_key="sid"), InvalidValueError, "a timestamp or date column of df"),
+        (lambda: training(rename_outputs={"x": "sid"}), InvalidValueError, "'sid' comes from both df"),
+        (lambda: fe.create_training_set(df=spine, label=None, feature_lookups=[
+            FeatureLookup(table_name=name, lookup_key="id", timestamp_lookup_key="at"),
+            FeatureLookup(table_name=name, lookup_key="id", timestamp_lookup_key="at")]),
+         InvalidValueError, "distinct output columns; 'x'"),
+        (lambda: fe.create_training_set(df=spine, label="nope", feature_lookups=[]), InvalidValueError,
+         "a column of df"),
+    ]
+    for action, error, words in cases:
+        with pytest.raises(error) as raised:
+            action()
+        assert words in str(raised.value), str(raised.value)
