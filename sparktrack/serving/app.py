@@ -112,7 +112,7 @@ class Endpoint:
                     raise ServingError(400, protocol.INVALID_PARAMETER_VALUE,
                                        f"No route {request.headers.get(ROUTE_HEADER)!r} in endpoint "
                                        f"{self.config.name!r}; its routes are {sorted(self.router.routes)}.")
-                served = route.served
+                served = route.served or await self._loaded(route)
                 if served is None:
                     raise ServingError(503, "MODEL_NOT_LOADED",
                                        f"Route {route.name!r} has no model loaded yet"
@@ -161,6 +161,15 @@ class Endpoint:
                 "model_version": served.version if served else None, "client": _client(request),
             }))
         return Response(payload, status, headers=headers, media_type=_JSON)
+
+    async def _loaded(self, route: Route) -> ServedModel | None:
+        """The route's model once the start-up load is done: a request that arrives while this
+        worker is still loading (another worker may already answer /ping) waits for it, up to
+        the request timeout, rather than failing."""
+        deadline = time.monotonic() + self.config.request_timeout
+        while route.served is None and not self.router.loaded.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return route.served
 
     async def _score(self, route: Route, served: ServedModel, parsed: protocol.ParsedRequest) -> Any:
         """Score with the route's batcher (requests without params), else on the pool."""
