@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -56,6 +57,41 @@ def register_forests(client, name: str = "churn", versions: int = 2) -> list[int
     client.set_registered_model_alias(name, "Champion", numbers[0])
     client.set_registered_model_alias(name, "Challenger", numbers[-1])
     return numbers
+
+
+def forest_store(tmp_path: Path, versions: int = 2) -> tuple[str, list[int]]:
+    """A new store under ``tmp_path`` with ``versions`` forests registered (see register_forests)."""
+    from sparktrack.testing import fresh_store
+
+    store = str(tmp_path / "store")
+    with fresh_store(root=store) as client:
+        numbers = register_forests(client, versions=versions)
+    return store, numbers
+
+
+def python_model_store(tmp_path: Path, model, name: str) -> tuple[str, str]:
+    """A new store under ``tmp_path`` with the pyfunc ``model`` logged (its input example: 5 rows
+    of the training frame), registered as ``name`` and aliased Champion; the store and run id."""
+    from sparktrack.models import pyfunc
+    from sparktrack.testing import fresh_store
+
+    store = str(tmp_path / "store")
+    frame, _ = training_frame(rows=5)
+    with fresh_store(root=store) as client:
+        run_id = client.create_run("0").info.run_id
+        pyfunc.log_model(model, "model", client=client, run_id=run_id, input_example=frame,
+                         registered_model_name=name)
+        client.set_registered_model_alias(name, "Champion", 1)
+    return store, run_id
+
+
+def run_concurrently(target, arguments) -> None:
+    """``target(*args)`` for each of ``arguments`` in its own thread, all at once; returns when all end."""
+    threads = [threading.Thread(target=target, args=args) for args in arguments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 class Server:

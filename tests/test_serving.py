@@ -13,7 +13,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from _serving import FEATURES, Server, register_forests, training_frame
+from _serving import FEATURES, Server, forest_store, python_model_store, run_concurrently, training_frame
 from sparktrack.client import SparkTrackClient
 from sparktrack.errors import ConfigError
 
@@ -40,12 +40,8 @@ def inference_rows(store: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A store with two registered forests and an endpoint serving Champion 90 / Challenger 10."""
-    from sparktrack.testing import fresh_store
-
     tmp = tmp_path_factory.mktemp("serving")
-    store = str(tmp / "store")
-    with fresh_store(root=store) as client:
-        versions = register_forests(client)
+    store, versions = forest_store(tmp)
     config = write_config(tmp / "churn.toml", max_request_bytes=LIMIT)
     with Server(tmp, store, "--config", config) as server:
         yield server, store, versions
@@ -253,11 +249,7 @@ def test_traffic_splits_90_10_within_tolerance_over_2000_requests_and_a_header_p
 
 
 def test_a_server_with_no_java_logs_every_request_and_commits_them_when_stopped(tmp_path):
-    from sparktrack.testing import fresh_store
-
-    store = str(tmp_path / "store")
-    with fresh_store(root=store) as client:
-        register_forests(client, versions=1)
+    store, _ = forest_store(tmp_path, versions=1)
     no_java = tmp_path / "bin"  # a PATH with no java on it, and no JAVA_HOME
     no_java.mkdir()
     server = Server(tmp_path, store, "models:/churn@Champion", env={"PATH": str(no_java), "JAVA_HOME": ""})
@@ -277,11 +269,7 @@ def test_a_server_with_no_java_logs_every_request_and_commits_them_when_stopped(
 
 
 def test_alias_move_under_load_switches_versions_with_no_failed_request(tmp_path):
-    from sparktrack.testing import fresh_store
-
-    store = str(tmp_path / "store")
-    with fresh_store(root=store) as client:
-        versions = register_forests(client)
+    store, versions = forest_store(tmp_path)
     config = write_config(tmp_path / "moving.toml", routes=(("champion", "models:/churn@Champion", 100),),
                           poll_interval=0.2)
     statuses: Counter[int] = Counter()
@@ -316,11 +304,7 @@ def test_alias_move_under_load_switches_versions_with_no_failed_request(tmp_path
 
 
 def test_sigkill_under_load_loses_no_answered_request(tmp_path):
-    from sparktrack.testing import fresh_store
-
-    store = str(tmp_path / "store")
-    with fresh_store(root=store) as client:
-        register_forests(client, versions=1)
+    store, _ = forest_store(tmp_path, versions=1)
     answered: list[str] = []
     server = Server(tmp_path, store, "models:/churn@Champion", env={"SPARKTRACK_FLUSH_INTERVAL": "30"})
 
@@ -349,11 +333,7 @@ def test_sigkill_under_load_loses_no_answered_request(tmp_path):
 
 
 def test_two_workers_share_the_port_and_metrics_count_both(tmp_path):
-    from sparktrack.testing import fresh_store
-
-    store = str(tmp_path / "store")
-    with fresh_store(root=store) as client:
-        register_forests(client, versions=1)
+    store, _ = forest_store(tmp_path, versions=1)
     with Server(tmp_path, store, "models:/churn@Champion", "--workers", "2") as server:
         with httpx.Client(base_url=server.url) as http:
             for _ in range(60):
@@ -369,11 +349,7 @@ def test_two_workers_share_the_port_and_metrics_count_both(tmp_path):
 
 
 def test_sampling_keeps_about_the_configured_share_and_says_so(tmp_path):
-    from sparktrack.testing import fresh_store
-
-    store = str(tmp_path / "store")
-    with fresh_store(root=store) as client:
-        register_forests(client, versions=1)
+    store, _ = forest_store(tmp_path, versions=1)
     config = write_config(tmp_path / "sampled.toml", routes=(("champion", "models:/churn@Champion", 100),),
                           sampling_fraction=0.25)
     with Server(tmp_path, store, "--config", config) as server, httpx.Client(base_url=server.url) as http:
@@ -416,25 +392,12 @@ def test_concurrent_requests_scored_as_one_batch_each_get_their_own_answer(serve
             if answer.status_code != 200 or answer.json()["predictions"] != expected[index]:
                 wrong.append(f"{index}: {answer.status_code} {answer.text[:200]}")
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_concurrently(send, [(i,) for i in range(8)])
     assert not wrong, wrong[:5]
 
 
 def test_a_request_that_breaks_the_model_inside_a_batch_fails_alone(tmp_path):
-    from sparktrack.models import pyfunc
-    from sparktrack.testing import fresh_store
-
-    store = str(tmp_path / "store")
-    frame, _ = training_frame(rows=5)
-    with fresh_store(root=store) as client:
-        run_id = client.create_run("0").info.run_id
-        pyfunc.log_model(_slow_or_broken_model(), "model", client=client, run_id=run_id,
-                         input_example=frame, registered_model_name="broken")
-        client.set_registered_model_alias("broken", "Champion", 1)
+    store, _ = python_model_store(tmp_path, _slow_or_broken_model(), "broken")
     config = write_config(tmp_path / "broken.toml", name="broken", batching="on",
                           routes=(("only", "models:/broken@Champion", 100),))
     answers: list[tuple[int, int, str]] = []
@@ -444,11 +407,7 @@ def test_a_request_that_breaks_the_model_inside_a_batch_fails_alone(tmp_path):
                 answer = post(server.url, _records(calls=calls))
                 answers.append((calls, answer.status_code, answer.text))
 
-        threads = [threading.Thread(target=send, args=(calls,)) for calls in (-1, 1, 2, 3, -1, 4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_concurrently(send, [(calls,) for calls in (-1, 1, 2, 3, -1, 4)])
     for calls, status, text in answers:
         if calls < 0:
             assert status == 500 and "calls must not be negative" in text
@@ -457,16 +416,7 @@ def test_a_request_that_breaks_the_model_inside_a_batch_fails_alone(tmp_path):
 
 
 def test_model_errors_timeouts_a_full_queue_and_the_token(tmp_path):
-    from sparktrack.models import pyfunc
-    from sparktrack.testing import fresh_store
-
-    store = str(tmp_path / "store")
-    frame, _ = training_frame(rows=5)
-    with fresh_store(root=store) as client:
-        run_id = client.create_run("0").info.run_id
-        pyfunc.log_model(_slow_or_broken_model(), "model", client=client, run_id=run_id,
-                         input_example=frame, registered_model_name="slow")
-        client.set_registered_model_alias("slow", "Champion", 1)
+    store, _ = python_model_store(tmp_path, _slow_or_broken_model(), "slow")
     config = write_config(tmp_path / "slow.toml", name="slow", routes=(("only", "models:/slow@Champion", 100),),
                           request_timeout=1.0, max_concurrency=1, max_queue=0)
     env = {"SPARKTRACK_SERVING_TOKEN": "s3cret"}
@@ -501,15 +451,7 @@ def test_model_errors_timeouts_a_full_queue_and_the_token(tmp_path):
 
 
 def test_sigterm_drains_the_request_in_flight_commits_its_row_and_the_access_log_is_json(tmp_path):
-    from sparktrack.models import pyfunc
-    from sparktrack.testing import fresh_store
-
-    store = str(tmp_path / "store")
-    frame, _ = training_frame(rows=5)
-    with fresh_store(root=store) as client:
-        run_id = client.create_run("0").info.run_id
-        pyfunc.log_model(_slow_or_broken_model(), "model", client=client, run_id=run_id,
-                         input_example=frame, registered_model_name="slow")
+    store, run_id = python_model_store(tmp_path, _slow_or_broken_model(), "slow")
     server = Server(tmp_path, store, f"runs:/{run_id}/model")
     answers: list[httpx.Response] = []
     slow = threading.Thread(target=lambda: answers.append(post(server.url, _records(calls=500))))

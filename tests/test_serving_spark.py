@@ -11,7 +11,7 @@ import httpx
 import pytest
 from chispa import assert_df_equality
 
-from _serving import GOOD_ROW, Server, register_forests
+from _serving import GOOD_ROW, Server, forest_store
 from sparktrack.jobs import BAD_INPUT
 from sparktrack.jobs import batch_score as score_job
 from sparktrack.models.errors import MissingColumnsError
@@ -80,11 +80,8 @@ def test_batch_scoring_a_pipeline_without_a_signature_names_the_missing_columns_
 
 def test_the_inference_records_view_has_one_row_per_scored_record_in_every_format(spark, tmp_path):
     from sparktrack.client import SparkTrackClient
-    from sparktrack.testing import fresh_store
 
-    store = str(tmp_path / "store")
-    with fresh_store(root=store) as client:
-        register_forests(client, versions=1)
+    store, _ = forest_store(tmp_path, versions=1)
     two = [GOOD_ROW, {**GOOD_ROW, "calls": 9}]
     bodies = [
         ("application/json", json.dumps({"dataframe_split": {"columns": list(GOOD_ROW),
