@@ -94,8 +94,7 @@ class Endpoint:
     async def invocations(self, request: Request) -> Response:
         started, clock = now_ms(), time.perf_counter()
         request_id = new_request_id()
-        route = served = parsed = None
-        logged_request: str | None = None
+        route = served = parsed = body = None
         try:
             self.authorize(request)
             if self.active >= self.config.max_concurrency + self.config.max_queue:
@@ -106,7 +105,6 @@ class Endpoint:
             try:
                 mime = protocol.check_content_type(request.headers.get("content-type"))
                 body = await self.read_body(request)
-                logged_request = body.decode("utf-8", "replace")
                 route = self.router.pick(request.headers.get(ROUTE_HEADER))
                 if route is None:
                     raise ServingError(400, protocol.INVALID_PARAMETER_VALUE,
@@ -118,7 +116,6 @@ class Endpoint:
                                        f"Route {route.name!r} has no model loaded yet"
                                        + (f" ({route.error})" if route.error else "") + "; retry shortly.")
                 parsed = protocol.parse_request(body, mime, served.columns)
-                logged_request = parsed.logged
                 predictions = await asyncio.wait_for(self._score(route, served, parsed),
                                                      self.config.request_timeout)
                 status, payload = 200, protocol.predictions_body(predictions)
@@ -126,8 +123,6 @@ class Endpoint:
                 self.active -= 1
         except ServingError as error:
             status, payload = error.status, error.body()
-            if status == 413:
-                logged_request = None
         except ModelInputError as error:
             status, payload = 400, ServingError(400, protocol.INVALID_PARAMETER_VALUE, str(error)).body()
         except (asyncio.TimeoutError, TimeoutError):
@@ -141,6 +136,10 @@ class Endpoint:
                 500, "INTERNAL_ERROR",
                 f"The model raised {type(error).__name__}: {error}".rstrip()[:2000]).body()
         elapsed = time.perf_counter() - clock
+        # the request as parsed (CSV as dataframe_split), else as received; a body over the
+        # limit is never read whole, so it is not kept
+        logged_request = (parsed.logged if parsed is not None
+                          else body.decode("utf-8", "replace") if body is not None else None)
         route_name = route.name if route is not None else None
         self.inference.record(
             request_id=request_id, client_request_id=parsed.client_request_id if parsed else None,
