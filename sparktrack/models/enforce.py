@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-from sparktrack.models.errors import ColumnTypeError, MissingColumnsError
+from sparktrack.models.errors import ColumnTypeError
+from sparktrack.models.signature import TEXT_TYPES, base_type, check_columns
 
 if TYPE_CHECKING:
     import pandas as pd
 
 _INTEGERS = {"tinyint": "int8", "smallint": "int16", "int": "int32", "bigint": "int64"}
 _FLOATS = {"float": "float32", "double": "float64"}
-_TEXT = ("string", "varchar", "char")
 
 
 def enforce(frame: pd.DataFrame, signature: Sequence[dict[str, str]] | None,
@@ -34,9 +34,7 @@ def enforce(frame: pd.DataFrame, signature: Sequence[dict[str, str]] | None,
     if names is None:
         return frame
     present = [str(c) for c in frame.columns]
-    missing = [name for name in names if name not in present]
-    if missing:
-        raise MissingColumnsError(missing, present, model)
+    check_columns(present, names, None, model)
     selected = frame[list(names)] if present != list(names) else frame
     if signature is None:
         return selected
@@ -44,7 +42,7 @@ def enforce(frame: pd.DataFrame, signature: Sequence[dict[str, str]] | None,
     for column in signature:
         name, expected = column["name"], column["type"]
         values = selected[name]
-        base = expected.split("(", 1)[0].strip().lower()
+        base = base_type(expected)
         cast = _cast(values, base)
         if cast is None:
             raise ColumnTypeError(name, _described(values), expected, model)
@@ -82,7 +80,7 @@ def _cast(values: pd.Series, base: str) -> pd.Series | None:
         return None
     if base == "boolean":
         return values if kind == "b" else None
-    if base in _TEXT:
+    if base in TEXT_TYPES:
         if kind == "O" and all(isinstance(v, str) for v in values.dropna()):
             return values
         return None

@@ -119,17 +119,22 @@ def example_records(input_example: Any) -> list[dict[str, Any]] | None:
 
 
 _NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal", "boolean")
-_TEXT = ("string", "varchar", "char")
+TEXT_TYPES = ("string", "varchar", "char")
+
+
+def base_type(type_string: str) -> str:
+    """A Spark SQL type's name without its parameters: ``decimal`` for ``decimal(10,2)``."""
+    return type_string.split("(", 1)[0].strip().lower()
 
 
 def type_family(type_string: str) -> str:
     """``numeric`` for any number or boolean, ``string`` for text; other types are their own
     family. Models trained on one numeric type score any other (Spark ML assembles them all to
     doubles; pandas models receive numbers)."""
-    base = type_string.split("(", 1)[0].strip().lower()
+    base = base_type(type_string)
     if base in _NUMERIC:
         return "numeric"
-    if base in _TEXT:
+    if base in TEXT_TYPES:
         return "string"
     return type_string
 
