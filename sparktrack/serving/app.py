@@ -33,13 +33,14 @@ from starlette.responses import Response
 from starlette.routing import Route as HTTPRoute
 
 from sparktrack import __version__
+from sparktrack.entities import now_ms
 from sparktrack.models.errors import ModelInputError
 from sparktrack.serving import protocol
-from sparktrack.serving.inference import InferenceLog, new_request_id, now_ms
+from sparktrack.serving.batching import Closed
+from sparktrack.serving.inference import InferenceLog, new_request_id
 from sparktrack.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from sparktrack.serving.metrics import ServingMetrics
 from sparktrack.serving.protocol import ServingError
-from sparktrack.serving.batching import Closed
 from sparktrack.serving.routes import Route, Router, ServedModel
 
 if TYPE_CHECKING:

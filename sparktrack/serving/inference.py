@@ -12,7 +12,6 @@ row says the fraction it was sampled at.
 from __future__ import annotations
 
 import random
-import time
 import uuid
 from typing import TYPE_CHECKING
 
@@ -51,8 +50,4 @@ class InferenceLog:
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
