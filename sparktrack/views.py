@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from sparktrack.engine.location import SQL_IDENTIFIER
+from sparktrack.engine.location import SQL_IDENTIFIER, delta_path_sql
 from sparktrack.errors import StoreError
 from sparktrack.store import layout
 
@@ -252,7 +252,7 @@ _registered_lock = threading.Lock()
 
 def view_sql(store: Store, name: str) -> str:
     """A view's SQL, reading the store's tables by path, with the views it builds on inlined."""
-    quoted = {t.name: f"delta.`{store.table_uri(t, for_spark=True).replace('`', '``')}`" for t in layout.ALL_TABLES}
+    quoted = {t.name: delta_path_sql(store.table_uri(t, for_spark=True)) for t in layout.ALL_TABLES}
     inner = {v: f"({view_sql(store, v)})" for v in VIEWS if "{v[" + v + "]}" in VIEWS[name]}
     return VIEWS[name].format(t=quoted, v=inner)
 
@@ -274,7 +274,7 @@ def register_views(spark: SparkSession, store: Store, database: str) -> str:
         def create(item: tuple[str, tuple[str, str]]) -> None:
             name, (kind, source) = item
             if kind == "table":
-                body = f"SELECT * FROM delta.`{store.table_uri(source, for_spark=True).replace('`', '``')}`"
+                body = f"SELECT * FROM {delta_path_sql(store.table_uri(source, for_spark=True))}"
             else:
                 body = view_sql(store, source)
             spark.sql(f"CREATE OR REPLACE VIEW {database}.{name} AS {body}")

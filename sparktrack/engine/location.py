@@ -31,6 +31,21 @@ URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 #: A plain SQL identifier: a database name, or one part of a catalog table name.
 SQL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+def quote_identifier(name: str) -> str:
+    """A column or table name quoted for Spark SQL (and ``F.col``): backticks, doubled inside."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def delta_path_sql(path: str) -> str:
+    """How Spark SQL names the Delta table at ``path``: delta.`path`."""
+    return "delta." + quote_identifier(path)
+
+
+def sql_string(text: str) -> str:
+    """A Spark SQL string literal (backslash escapes, Spark's default)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 #: Schemes a store root may have; each is served by delta-rs, pyarrow.fs and a Hadoop connector.
 STORE_SCHEMES = ("file", "s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "hdfs")
 _S3 = ("s3", "s3a")

@@ -19,6 +19,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from sparktrack.engine.location import quote_identifier as _q
+
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
@@ -118,7 +120,3 @@ def _all(conditions: Sequence[Column]) -> Column:
     for condition in conditions[1:]:
         result = result & condition
     return result
-
-
-def _q(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"

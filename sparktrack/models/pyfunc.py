@@ -9,6 +9,8 @@ inside a function are pickled by value and need nothing)."""
 
 from __future__ import annotations
 
+from sparktrack.engine.location import quote_identifier
+
 import pickle
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -66,7 +68,7 @@ class PythonModel(LoadedModel):
         columns = self.input_columns or [c for c in df.columns if c != self.output_column]
         scorer = pandas_udf(_batch_scorer(_predict_function(self.native)),  # type: ignore[call-overload]
                             returnType=self.descriptor.output_type)
-        inputs = F.struct(*(F.col("`" + c.replace("`", "``") + "`") for c in columns))
+        inputs = F.struct(*(F.col(quote_identifier(c)) for c in columns))
         return df.withColumn(self.output_column, scorer(inputs))
 
 

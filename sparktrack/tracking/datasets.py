@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
-from sparktrack.engine.location import SQL_IDENTIFIER, URI_SCHEME, engine_uri, spark_uri
+from sparktrack.engine.location import SQL_IDENTIFIER, URI_SCHEME, delta_path_sql, engine_uri, spark_uri
 from sparktrack.entities import DatasetInput
 from sparktrack.errors import InvalidValueError, TableNotFoundError
 
@@ -114,7 +114,7 @@ class TableRef:
     def sql(self) -> str:
         """How SQL names the table: delta.`path`, or the quoted catalog name."""
         if self.path is not None:
-            return f"delta.`{self.path.replace('`', '``')}`"
+            return delta_path_sql(self.path)
         return ".".join(f"`{part}`" for part in self.name.split("."))
 
     def exists(self, spark: SparkSession) -> bool:
