@@ -94,7 +94,7 @@ class NotFoundError(SparkTrackError, LookupError):
 
 class TableNotFoundError(NotFoundError):
     def __init__(self, ref: str, detail: str):
-        self.ref = ref
+        self.ref, self.detail = ref, detail
         super().__init__(
             f"No table {ref!r}: {detail}. Give a Delta table path (a directory, s3a://..., or "
             "./name for a relative path) or a catalog table name such as db.table."

@@ -207,12 +207,28 @@ VIEWS["model_versions_current"] = f"""
     ) al USING (model_id, version)
 """
 
+# The feature tables each run's models looked their features up in (inputs logged by
+# FeatureEngineeringClient.log_model with context 'feature_lookup'), at the version trained on.
+VIEWS["run_feature_tables"] = """
+    SELECT DISTINCT run_id, name AS feature_table, source AS location, delta_version,
+           from_json(schema_json, 'struct<fields: array<struct<name: string>>>').fields.name AS columns
+    FROM {t[inputs]} WHERE context = 'feature_lookup'
+"""
+
+VIEWS["feature_lineage"] = """
+    SELECT mv.name AS model_name, mv.version AS model_version, mv.aliases, mv.run_id,
+           f.feature_table, f.location, f.delta_version, f.columns
+    FROM {v[model_versions_current]} mv
+    JOIN {v[run_feature_tables]} f USING (run_id)
+"""
+
 VIEWS["model_lineage"] = """
     SELECT mv.name, mv.version, mv.aliases, mv.current_stage, mv.run_id, mv.source,
            r.experiment_id, r.run_name, r.status AS run_status,
            r.tags['sparktrack.source.git.commit'] AS git_commit,
            r.tags['sparktrack.source.name'] AS source_name,
-           r.params, r.metrics, coalesce(i.inputs, array()) AS inputs
+           r.params, r.metrics, coalesce(i.inputs, array()) AS inputs,
+           coalesce(f.features, array()) AS features
     FROM {v[model_versions_current]} mv
     LEFT JOIN {v[runs_current]} r USING (run_id)
     LEFT JOIN (
@@ -220,6 +236,24 @@ VIEWS["model_lineage"] = """
                collect_list(struct(name, source_type, source, delta_version, context)) AS inputs
         FROM {t[inputs]} GROUP BY run_id
     ) i USING (run_id)
+    LEFT JOIN (
+        SELECT run_id, collect_list(struct(feature_table, location, delta_version, columns)) AS features
+        FROM {v[run_feature_tables]} GROUP BY run_id
+    ) f USING (run_id)
+"""
+
+# Each feature table's latest recorded state (see features.store): not dropped.
+VIEWS["feature_tables_current"] = """
+    SELECT e.name, e.location, from_json(e.primary_keys, 'array<string>') AS primary_keys,
+           e.timeseries_column,
+           from_json(e.features_json, 'array<struct<name: string, type: string>>') AS features,
+           e.description, from_json(e.tags_json, 'map<string, string>') AS tags, e.delta_version,
+           created AS creation_time, e.event_time AS last_updated_time, e.user_id
+    FROM (
+        SELECT name, max_by(struct(*), struct(event_time, seq)) AS e,
+               max(event_time) FILTER (WHERE action = 'create') AS created
+        FROM {t[feature_table_events]} GROUP BY name
+    ) WHERE e.action != 'drop'
 """
 
 #: The names users see in the ``sparktrack`` database: view name -> (kind, source).
@@ -243,6 +277,9 @@ CATALOG_NAMES: dict[str, tuple[str, str]] = {
     "registry_audit": ("table", "registry_events"),
     "inference_log": ("table", "inference_log"),
     "inference_records": ("view", "inference_records"),
+    "feature_tables": ("view", "feature_tables_current"),
+    "feature_table_events": ("table", "feature_table_events"),
+    "feature_lineage": ("view", "feature_lineage"),
 }
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from sparktrack.errors import InvalidValueError, TableNotFoundError
 from sparktrack.features import FeatureEngineeringClient, FeatureLookup
@@ -18,10 +19,10 @@ EPOCH = pd.Timestamp("2026-01-01", tz="UTC")
 WINDOW = dt.timedelta(seconds=50)
 
 
-@pytest.fixture(scope="module")
-def fe(spark):
+@pytest.fixture
+def fe(spark, spark_client):
     spark.conf.set("spark.sql.session.timeZone", "UTC")
-    return FeatureEngineeringClient(spark=spark)
+    return FeatureEngineeringClient(client=spark_client)
 
 
 def _seconds(values) -> pd.Series:
@@ -151,5 +152,128 @@ def test_bad_tables_and_lookups_are_clear_errors(spark, fe, tmp_path):
     ]
     for action, error, words in cases:
         with pytest.raises(error) as raised:
+            action()
+        assert words in str(raised.value), str(raised.value)
+
+
+def _customer_tables(spark, fe, tmp_path):
+    """A time-series table of spend and visits (three versions per customer), a profile table of
+    ages, and labels at times between the versions."""
+    series = str(tmp_path / "customer_activity")
+    profile = str(tmp_path / "customer_profile")
+    day = dt.datetime(2026, 3, 1)
+    activity = [(c, day + dt.timedelta(days=d), float(c * 10 + d), c + d) for c in range(1, 9) for d in (0, 5, 10)]
+    fe.create_table(name=series, primary_keys=["customer_id", "ts"], timeseries_column="ts",
+                    df=spark.createDataFrame(activity, "customer_id long, ts timestamp, spend double, visits long"),
+                    description="daily activity", tags={"team": "growth"})
+    fe.create_table(name=profile, primary_keys="customer_id",
+                    df=spark.createDataFrame([(c, 20 + 3 * c) for c in range(1, 8)], "customer_id long, age long"))
+    labels = spark.createDataFrame(
+        [(c, day + dt.timedelta(days=(c * 3) % 12, hours=1), float(c % 4), int(c % 3 == 0)) for c in range(1, 10)],
+        "customer_id long, event_time timestamp, tenure double, churned long")
+    lookups = [FeatureLookup(table_name=series, lookup_key="customer_id", timestamp_lookup_key="event_time"),
+               FeatureLookup(table_name=profile, lookup_key="customer_id", rename_outputs={"age": "customer_age"},
+                             default_values={"age": 0})]
+    return series, profile, labels, lookups
+
+
+def test_a_model_logged_with_its_training_set_looks_its_features_up_when_scoring(spark, fe, spark_client, tmp_path):
+    from sklearn.tree import DecisionTreeClassifier
+
+    import sparktrack
+    from sparktrack.scoring import batch_score
+
+    series, profile, labels, lookups = _customer_tables(spark, fe, tmp_path)
+    training = fe.create_training_set(df=labels, feature_lookups=lookups, label="churned",
+                                      exclude_columns=["customer_id", "event_time"])
+    train = training.load_df().toPandas()
+    assert list(train.columns) == ["tenure", "churned", "spend", "visits", "customer_age"]
+    features = ["tenure", "spend", "visits", "customer_age"]
+    model = DecisionTreeClassifier(random_state=0).fit(train[features], train.churned)
+    with sparktrack.start_run():
+        info = fe.log_model(model=model, artifact_path="model", flavor=sparktrack.sklearn, training_set=training,
+                            registered_model_name="churn_features")
+    spec = info.descriptor.feature_spec
+    assert spec["keys"] == ["customer_id", "event_time"] and spec["training_columns"] == ["tenure"]
+    assert [(s["table_name"], s["delta_version"]) for s in spec["lookups"]] == [(series, 1), (profile, 1)]
+    assert [c["name"] for c in info.descriptor.signature] == features
+
+    # Newer feature rows after the labels' times change nothing; the lookups are point in time.
+    fe.write_table(name=series, df=spark.createDataFrame(
+        [(c, dt.datetime(2026, 4, 1), 999.0, 99) for c in range(1, 9)], "customer_id long, ts timestamp, spend double, visits long"))
+    expected = spark.createDataFrame(
+        [(int(r.customer_id), float(p)) for r, p in zip(labels.toPandas().itertuples(), model.predict(train[features]))],
+        "customer_id long, prediction double")
+    scored = fe.score_batch(model_uri="models:/churn_features/1", df=labels.drop("churned"))
+    assert scored.columns == ["customer_id", "event_time", "tenure", "spend", "visits", "customer_age", "prediction"]
+    assert_df_equality(scored.select("customer_id", "prediction"), expected, ignore_row_order=True,
+                       ignore_nullable=True)
+
+    # A column the DataFrame has wins over the lookup.
+    given = labels.drop("churned").withColumn("spend", F.lit(0.0))
+    overridden = fe.score_batch(model_uri="models:/churn_features/1", df=given).toPandas().sort_values("customer_id")
+    assert (overridden.spend == 0.0).all()
+    assert list(overridden.prediction) == list(model.predict(overridden[features]).astype(float))
+
+    # The batch job looks the features up too, and one SQL statement goes from a prediction row to
+    # the feature table versions that trained its model.
+    labels_path, predictions = str(tmp_path / "labels"), str(tmp_path / "predictions")
+    labels.drop("churned").write.format("delta").save(labels_path)
+    result = batch_score("models:/churn_features/1", labels_path, predictions, id_cols=["customer_id"],
+                         client=spark_client)
+    assert result.rows == 9 and result.feature_table_versions == {series: 2, profile: 1}
+    assert_df_equality(spark.read.format("delta").load(predictions).select("customer_id", "prediction"), expected,
+                       ignore_row_order=True, ignore_nullable=True)
+    lineage = spark_client.sql(f"""
+        SELECT p.customer_id, f.feature_table, f.delta_version, f.columns
+        FROM delta.`{predictions}` p JOIN sparktrack.feature_lineage f
+          ON f.model_name = p.model_name AND f.model_version = p.model_version
+        WHERE p.customer_id = 3 ORDER BY f.feature_table""").collect()
+    assert [(r.feature_table, r.delta_version, r.columns) for r in lineage] == [
+        (series, 1, ["customer_id", "ts", "spend", "visits"]), (profile, 1, ["customer_id", "age"])]
+    model_lineage = spark_client.sql("SELECT features FROM sparktrack.model_lineage WHERE name = 'churn_features'")
+    assert sorted(f.feature_table for f in model_lineage.collect()[0].features) == sorted([series, profile])
+
+    # A feature table that no longer has a feature the model needs: a clear error before any job.
+    fe.drop_table(name=profile)
+    fe.create_table(name=profile, primary_keys="customer_id",
+                    df=spark.createDataFrame([(1, "x")], "customer_id long, segment string"))
+    with pytest.raises(InvalidValueError, match=r"the feature column\(s\) \['age'\] that the model models:/churn_features/1"):
+        fe.score_batch(model_uri="models:/churn_features/1", df=labels.drop("churned"))
+    with pytest.raises(InvalidValueError, match=r"missing \['tenure'\]"):
+        fe.score_batch(model_uri="models:/churn_features/1", df=labels.drop("churned", "tenure"))
+
+
+def test_feature_tables_are_found_tagged_and_dropped_through_the_store(spark, fe, spark_client, tmp_path):
+    series, profile, _, _ = _customer_tables(spark, fe, tmp_path)
+    assert [t.name for t in fe.search_tables()] == sorted([series, profile])
+    assert [t.name for t in fe.search_tables(filter_string="tags.team = 'growth'")] == [series]
+    fe.set_feature_table_tag(name=profile, key="team", value="risk")
+    fe.set_feature_table_tag(name=profile, key="pii", value="no")
+    fe.delete_feature_table_tag(name=profile, key="pii")
+    assert fe.get_table(name=profile).tags == {"team": "risk"}
+    assert [t.name for t in fe.search_tables(filter_string="tags.team = 'risk'")] == [profile]
+    assert [t.name for t in fe.search_tables(filter_string="name LIKE '%activity' AND timeseries_column = 'ts'")] == [series]
+    rows = spark_client.sql("SELECT * FROM sparktrack.feature_tables ORDER BY name").collect()
+    by_name = {r.name: r for r in rows}
+    activity = by_name[series]
+    assert (activity.primary_keys, activity.timeseries_column, activity.description, activity.tags,
+            activity.delta_version) == (["customer_id", "ts"], "ts", "daily activity", {"team": "growth"}, 1)
+    assert [(f.name, f.type) for f in activity.features] == [("spend", "double"), ("visits", "bigint")]
+    assert by_name[profile].tags == {"team": "risk"}
+    fe.drop_table(name=series)
+    assert [t.name for t in fe.search_tables()] == [profile]
+    with pytest.raises(TableNotFoundError):
+        fe.get_table(name=series)
+    assert spark_client.sql("SELECT name FROM sparktrack.feature_tables").collect() == [(profile,)]
+    for action, words in [
+        (lambda: fe.search_tables(filter_string="name = "), "name = "),
+        (lambda: fe.set_feature_table_tag(name=profile, key="", value="x"), "tag key"),
+        (lambda: fe.set_feature_table_tag(name=profile, key="k", value="v" * 5001), "at most 5000"),
+        (lambda: fe.delete_feature_table_tag(name=profile, key="nope"), "its tags are ['team']"),
+        (lambda: fe.drop_table(name=series), "no feature table"),
+        (lambda: fe.log_model(model=None, artifact_path="m", flavor="onnx", training_set=None), "TrainingSet"),
+    ]:
+        with pytest.raises(Exception) as raised:
             action()
         assert words in str(raised.value), str(raised.value)

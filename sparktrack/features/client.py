@@ -1,5 +1,9 @@
-"""``FeatureEngineeringClient``: create, write and read feature tables, and build point-in-time
-training sets from them. Keyword arguments, as Databricks' client takes them."""
+"""``FeatureEngineeringClient``: create, write, read, tag, find and drop feature tables, build
+point-in-time training sets from them, log models that know their features, and score with
+automatic lookups. Keyword arguments, as Databricks' client takes them.
+
+Every change to a feature table is also recorded in the store (``features.store``), where
+``search_tables``, the CLI and the ``sparktrack.feature_tables`` view find it."""
 
 from __future__ import annotations
 
@@ -9,11 +13,19 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from sparktrack.errors import InvalidValueError
 from sparktrack.features import join, tables
 from sparktrack.features.lookup import FeatureLookup
-from sparktrack.features.tables import TIME_TYPES, FeatureTable
+from sparktrack.features.spec import FeatureSpec, LookupSpec, with_features
+from sparktrack.features.store import CREATE, DELETE_TAG, DROP, SET_TAG, WRITE, FeatureTableStore
+from sparktrack.features.tables import FeatureTable
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
+
+    from sparktrack.client import SparkTrackClient
+    from sparktrack.models.base import ModelInfo
+
+#: Context of the run inputs that record a model's feature tables (and their Delta versions).
+FEATURE_CONTEXT = "feature_lookup"
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,20 @@ class TrainingSet:
     def feature_table_versions(self) -> dict[str, int]:
         return {resolved.table.name: resolved.table.delta_version for resolved in self.lookups}
 
+    @property
+    def feature_spec(self) -> FeatureSpec:
+        """What a model trained on this set looks up, less the excluded columns."""
+        excluded = set(self.exclude_columns)
+        lookups = []
+        for resolved in self.lookups:
+            spec = LookupSpec.of(resolved)
+            kept = tuple(f for f in spec.features if f[1] not in excluded)
+            if kept:
+                lookups.append(LookupSpec(**{**spec.__dict__, "features": kept}))
+        looked_up = {out for spec in lookups for out in spec.outputs}
+        columns = [c for c in self._df.columns if c != self.label and c not in excluded and c not in looked_up]
+        return FeatureSpec(tuple(lookups), tuple(columns), self.label, self.exclude_columns)
+
     def load_df(self) -> DataFrame:
         frame = self._df
         for resolved in self.lookups:
@@ -50,12 +76,27 @@ class TrainingSet:
 
 
 class FeatureEngineeringClient:
-    """Feature tables and training sets on ``spark`` (default: the session sparktrack resolves)."""
+    """Feature tables and training sets on the store ``store`` (default: the fluent API's, which
+    ``set_tracking_uri`` sets) and ``spark`` (default: the session sparktrack resolves), or on
+    ``client``'s."""
 
-    def __init__(self, *, spark: SparkSession | None = None):
-        from sparktrack.session import resolve_session
+    def __init__(self, *, store: str | None = None, spark: SparkSession | None = None,
+                 client: SparkTrackClient | None = None):
+        if client is None:
+            from sparktrack.client import SparkTrackClient
+            from sparktrack.tracking import fluent
 
-        self.spark = resolve_session(spark)
+            fluent_client = fluent.client()
+            same = store is None or store == fluent_client.store_root
+            client = fluent_client if same and spark is None else SparkTrackClient(store, spark)
+        self.client = client
+        self.spark = client.spark
+        self._record = client.store.shared(FeatureTableStore)
+
+    def _changed(self, name: str, action: str) -> FeatureTable:
+        table = tables.describe(self.spark, name)
+        self._record.record(table, action, table.location)
+        return table
 
     def create_table(self, *, name: str, primary_keys: str | Sequence[str], df: DataFrame | None = None,
                      schema: StructType | None = None, timeseries_column: str | None = None,
@@ -69,10 +110,10 @@ class FeatureEngineeringClient:
                                     f"df's schema ({df.schema.simpleString()}), or leave schema out")
         tables.create(self.spark, name, primary_keys, df.schema if df is not None else schema,
                       timeseries_column, partition_columns, description, tags)
-        table = tables.describe(self.spark, name)
+        table = self._changed(name, CREATE)
         if df is not None:
             tables.merge(self.spark, table, df)
-            table = tables.describe(self.spark, name)
+            table = self._changed(name, WRITE)
         return table
 
     def write_table(self, *, name: str, df: DataFrame, mode: str = "merge") -> None:
@@ -80,6 +121,7 @@ class FeatureEngineeringClient:
         if mode != "merge":
             raise InvalidValueError("write_table mode", mode, "'merge' (an upsert on the primary key)")
         tables.merge(self.spark, tables.describe(self.spark, name), df)
+        self._changed(name, WRITE)
 
     def read_table(self, *, name: str, as_of: Any = None) -> DataFrame:
         tables.describe(self.spark, name)  # a clear error for a table that is not a feature table
@@ -87,6 +129,37 @@ class FeatureEngineeringClient:
 
     def get_table(self, *, name: str) -> FeatureTable:
         return tables.describe(self.spark, name)
+
+    def drop_table(self, *, name: str) -> None:
+        """Drop the feature table and its Delta table (its data is gone; the store keeps its
+        history, and models trained on it keep the versions they used in their lineage)."""
+        table = tables.describe(self.spark, name)
+        tables.drop(self.spark, table)
+        self._record.record(table, DROP, table.location)
+
+    def set_feature_table_tag(self, *, name: str, key: str, value: str) -> None:
+        tables.set_tag(self.spark, tables.describe(self.spark, name), key, value)
+        self._changed(name, SET_TAG)
+
+    def delete_feature_table_tag(self, *, name: str, key: str) -> None:
+        tables.delete_tag(self.spark, tables.describe(self.spark, name), key)
+        self._changed(name, DELETE_TAG)
+
+    def search_tables(self, *, filter_string: str | None = None, max_results: int = 1000,
+                      order_by: Sequence[str] | None = None) -> list[FeatureTable]:
+        """The feature tables recorded in the store, by MLflow's filter grammar over ``name``,
+        ``description``, ``timeseries_column`` and ``tags.<key>`` (e.g. ``"name LIKE '%customer%'
+        AND tags.team = 'growth'"``), as of their last change through sparktrack."""
+        from sparktrack import search
+        from sparktrack.tracking import validation
+
+        query = search.bind(validation.validate_filter(filter_string), validation.validate_order_by(order_by),
+                            search.FEATURE_TABLES)
+        limit = validation.validate_max_results(max_results)
+        rows = self._record.current()
+        matches = search.arrow.apply(search.arrow.rows_table(rows, search.FEATURE_TABLES, query.keys), query)
+        by_name = {row["name"]: row for row in rows}
+        return [_recorded(by_name[n]) for n in matches["name"].to_pylist()[:limit]]
 
     def create_training_set(self, *, df: DataFrame, feature_lookups: Sequence[FeatureLookup],
                             label: str | None, exclude_columns: Sequence[str] | None = None) -> TrainingSet:
@@ -100,7 +173,7 @@ class FeatureEngineeringClient:
             if not isinstance(lookup, FeatureLookup):
                 raise InvalidValueError("create_training_set feature_lookups", lookup, "a list of FeatureLookup")
             table = tables.describe(self.spark, lookup.table_name)
-            plan = _plan(lookup, table, df)
+            plan = lookup.resolve(table, df)
             for _, out in plan.features:
                 if out in outputs:
                     raise InvalidValueError(
@@ -116,49 +189,104 @@ class FeatureEngineeringClient:
                                     f"columns of the training set; unknown {unknown}")
         return TrainingSet(self.spark, df, resolved, label, excluded)
 
+    def log_model(self, *, model: Any, artifact_path: str, flavor: Any, training_set: TrainingSet,
+                  registered_model_name: str | None = None, run_id: str | None = None,
+                  **flavor_arguments: Any) -> ModelInfo:
+        """Log ``model`` with ``flavor`` (``sparktrack.sklearn``, ``sparktrack.spark``,
+        ``sparktrack.pyfunc``, or their names) and the feature spec of ``training_set``, to
+        ``run_id`` or the active run (a new run when none is). Each feature table is logged as a
+        run input (context ``feature_lookup``) at the Delta version the training set read, then
+        the model is registered when ``registered_model_name`` is given. Without a signature or
+        input example, the signature is the training set's columns less the label."""
+        from dataclasses import replace
 
-def _plan(lookup: FeatureLookup, table: FeatureTable, df: DataFrame) -> join.JoinPlan:
-    spine = {f.name: f.dataType.simpleString() for f in df.schema.fields}
-    keys = table.lookup_keys
-    if len(lookup.keys) != len(keys):
-        raise InvalidValueError("FeatureLookup lookup_key", list(lookup.keys),
-                                f"{len(keys)} column(s) of df, matching {table.name}'s keys {list(keys)}")
-    for spine_key, table_key in zip(lookup.keys, keys):
-        if spine_key not in spine:
-            raise InvalidValueError("FeatureLookup lookup_key", spine_key, f"a column of df; df has {list(spine)}")
-        if spine[spine_key] != table.schema[table_key]:
-            raise InvalidValueError(
-                "FeatureLookup lookup_key", spine_key,
-                f"a column of the type of {table.name}.{table_key} ({table.schema[table_key]}); "
-                f"it is {spine[spine_key]}. Cast it in df")
-    names = lookup.feature_names if lookup.feature_names is not None else table.features
-    features = [n for n in names if n != table.timeseries_column] if lookup.feature_names is None else list(names)
-    unknown = [n for n in features if n not in table.features]
-    if unknown:
-        raise InvalidValueError("FeatureLookup feature_names", list(names),
-                                f"features of {table.name}; unknown {unknown}, known {list(table.features)}")
-    for what, mapping in (("rename_outputs", lookup.rename_outputs), ("default_values", lookup.default_values)):
-        stray = [k for k in (mapping or {}) if k not in features]
-        if stray:
-            raise InvalidValueError(f"FeatureLookup {what}", dict(mapping or {}),
-                                    f"keys among the looked-up features {features}; unknown {stray}")
-    spine_time = None
-    if table.timeseries_column is not None:
-        spine_time = lookup.timestamp_lookup_key
-        if spine_time is None:
-            raise InvalidValueError("FeatureLookup timestamp_lookup_key", None,
-                                    f"a timestamp column of df: {table.name} is a time-series table "
-                                    f"(on {table.timeseries_column})")
-        if spine_time not in spine or spine[spine_time] not in TIME_TYPES:
-            raise InvalidValueError("FeatureLookup timestamp_lookup_key", spine_time,
-                                    f"a timestamp or date column of df; df has {spine}")
-    elif lookup.lookback_window is not None:
-        raise InvalidValueError("FeatureLookup lookback_window", lookup.lookback_window,
-                                f"None: {table.name} has no timeseries column to look back on")
-    defaults = {lookup.output_name(k): v for k, v in (lookup.default_values or {}).items()}
-    return join.JoinPlan(
-        keys=tuple(zip(lookup.keys, keys)),
-        features=tuple((f, lookup.output_name(f)) for f in features),
-        spine_time=spine_time, table_time=table.timeseries_column,
-        lookback=lookup.lookback_window, defaults=defaults or None,
-    )
+        from sparktrack._flavors import client_and_run
+        from sparktrack.models.signature import from_struct
+        from sparktrack.tracking import fluent
+        from sparktrack.tracking.datasets import dataset_input
+
+        if not isinstance(training_set, TrainingSet):
+            raise InvalidValueError("log_model training_set", training_set,
+                                    "the TrainingSet create_training_set returned")
+        log = _flavor_log_model(flavor)
+        if registered_model_name is not None:
+            from sparktrack.registry.client import validate_model_name
+
+            validate_model_name(registered_model_name)
+        spec = training_set.feature_spec
+        if flavor_arguments.get("signature") is None and flavor_arguments.get("input_example") is None:
+            schema = training_set.load_df().schema
+            flavor_arguments["signature"] = [c for c in from_struct(schema) if c["name"] != training_set.label]
+        if run_id is None and self.client.store_root != fluent.client().store_root:
+            raise InvalidValueError("log_model run_id", None,
+                                    f"a run of {self.client.store_root}: the active run is in another store")
+        client, run = client_and_run(self.client, run_id) if run_id is not None else client_and_run(None, None)
+        info = log(model, artifact_path, client=client, run_id=run, feature_spec=spec.to_dict(),
+                   **flavor_arguments)
+        inputs = [dataset_input(_read_columns(self.spark, r.table, spec), FEATURE_CONTEXT, r.table.name)
+                  for r in training_set.lookups]
+        labels = dataset_input(training_set._df, "training")
+        client.log_inputs(info.run_id, [labels, *inputs])
+        if registered_model_name is None:
+            return info
+        version = client.register_model(info.model_uri, registered_model_name).version
+        return replace(info, registered_model_version=version)
+
+    def score_batch(self, *, model_uri: str, df: DataFrame, result_type: str | None = None) -> DataFrame:
+        """``df`` scored with ``model_uri``: its columns, the features looked up (point in time
+        for time-series tables; columns ``df`` has are used instead), and the model's output
+        column. ``result_type`` casts the output (a Spark SQL type)."""
+        from pyspark.sql import functions as F
+
+        from sparktrack.models import load_model
+        from sparktrack.models.signature import check_schema
+
+        model = load_model(model_uri, client=self.client)
+        frame = df
+        if model.descriptor.feature_spec is not None:
+            spec = FeatureSpec.from_dict(model.descriptor.feature_spec)
+            frame, _ = with_features(self.spark, spec, df, f"the model {model_uri}")
+        check_schema(frame.schema, model.descriptor.signature, model.output_column, f"the model {model_uri}",
+                     required=model.input_columns)
+        scored = model.predict(frame)
+        if result_type is not None:
+            scored = scored.withColumn(model.output_column, F.col(model.output_column).cast(result_type))
+        return scored
+
+
+#: Databricks' older client name.
+FeatureStoreClient = FeatureEngineeringClient
+
+
+def _flavor_log_model(flavor: Any) -> Any:
+    """The flavor module's client-taking ``log_model`` (``sparktrack.models.<flavor>``)."""
+    import importlib
+
+    names = {"spark": "spark", "sklearn": "sklearn", "pyfunc": "pyfunc", "python_function": "pyfunc"}
+    name = flavor if isinstance(flavor, str) else getattr(flavor, "__name__", "").rsplit(".", 1)[-1]
+    if name not in names:
+        raise InvalidValueError("log_model flavor", flavor,
+                                "sparktrack.sklearn, sparktrack.spark or sparktrack.pyfunc (or 'sklearn', "
+                                "'spark', 'pyfunc')")
+    return importlib.import_module(f"sparktrack.models.{names[name]}").log_model
+
+
+def _read_columns(spark: SparkSession, table: FeatureTable, spec: FeatureSpec) -> DataFrame:
+    """The table's keys and the features ``spec`` looks up in it, at the version it trained on
+    (what the run input records: the table, its version, and those columns)."""
+    from sparktrack.engine.location import quote_identifier
+    from sparktrack.tracking.datasets import TableRef
+
+    used = [c for lookup in spec.lookups if lookup.table_name == table.name for c, _, _ in lookup.features]
+    columns = ", ".join(quote_identifier(c) for c in dict.fromkeys([*table.primary_keys, *used]))
+    return spark.sql(f"SELECT {columns} FROM {TableRef.parse(table.name).sql} VERSION AS OF {table.delta_version}")
+
+
+def _recorded(row: dict[str, Any]) -> FeatureTable:
+    """A FeatureTable as the store recorded it at its last change."""
+    features = row["features"]
+    return FeatureTable(
+        name=row["name"], primary_keys=tuple(row["primary_keys"]), timeseries_column=row["timeseries_column"],
+        features=tuple(f["name"] for f in features), schema={f["name"]: f["type"] for f in features},
+        description=row["description"], tags=row["tags"], delta_version=row["delta_version"],
+        location=row["location"])

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from sparktrack.errors import InvalidValueError
+from sparktrack.features.join import JoinPlan
+from sparktrack.features.tables import TIME_TYPES
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from sparktrack.features.tables import FeatureTable
 
 
 @dataclass(frozen=True)
@@ -61,3 +68,51 @@ class FeatureLookup:
 
     def output_name(self, feature: str) -> str:
         return (self.rename_outputs or {}).get(feature, feature)
+
+    def resolve(self, table: FeatureTable, df: DataFrame) -> JoinPlan:
+        """Check this lookup against ``table`` (as it is now) and ``df``'s columns, and say how
+        to join it."""
+        spine = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+        keys = table.lookup_keys
+        if len(self.keys) != len(keys):
+            raise InvalidValueError("FeatureLookup lookup_key", list(self.keys),
+                                    f"{len(keys)} column(s) of df, matching {table.name}'s keys {list(keys)}")
+        for spine_key, table_key in zip(self.keys, keys):
+            if spine_key not in spine:
+                raise InvalidValueError("FeatureLookup lookup_key", spine_key, f"a column of df; df has {list(spine)}")
+            if spine[spine_key] != table.schema[table_key]:
+                raise InvalidValueError(
+                    "FeatureLookup lookup_key", spine_key,
+                    f"a column of the type of {table.name}.{table_key} ({table.schema[table_key]}); "
+                    f"it is {spine[spine_key]}. Cast it in df")
+        names = self.feature_names if self.feature_names is not None else table.features
+        features = [n for n in names if n != table.timeseries_column] if self.feature_names is None else list(names)
+        unknown = [n for n in features if n not in table.features]
+        if unknown:
+            raise InvalidValueError("FeatureLookup feature_names", list(names),
+                                    f"features of {table.name}; unknown {unknown}, known {list(table.features)}")
+        for what, mapping in (("rename_outputs", self.rename_outputs), ("default_values", self.default_values)):
+            stray = [k for k in (mapping or {}) if k not in features]
+            if stray:
+                raise InvalidValueError(f"FeatureLookup {what}", dict(mapping or {}),
+                                        f"keys among the looked-up features {features}; unknown {stray}")
+        spine_time = None
+        if table.timeseries_column is not None:
+            spine_time = self.timestamp_lookup_key
+            if spine_time is None:
+                raise InvalidValueError("FeatureLookup timestamp_lookup_key", None,
+                                        f"a timestamp column of df: {table.name} is a time-series table "
+                                        f"(on {table.timeseries_column})")
+            if spine_time not in spine or spine[spine_time] not in TIME_TYPES:
+                raise InvalidValueError("FeatureLookup timestamp_lookup_key", spine_time,
+                                        f"a timestamp or date column of df; df has {spine}")
+        elif self.lookback_window is not None:
+            raise InvalidValueError("FeatureLookup lookback_window", self.lookback_window,
+                                    f"None: {table.name} has no timeseries column to look back on")
+        defaults = {self.output_name(k): v for k, v in (self.default_values or {}).items()}
+        return JoinPlan(
+            keys=tuple(zip(self.keys, keys)),
+            features=tuple((f, self.output_name(f)) for f in features),
+            spine_time=spine_time, table_time=table.timeseries_column,
+            lookback=self.lookback_window, defaults=defaults or None,
+        )

@@ -1,10 +1,10 @@
 """Feature tables: Delta tables (a path or a catalog name) whose table properties say what they are.
 
-``sparktrack.feature.primary_keys`` (a JSON list), ``sparktrack.feature.timeseries_column``,
-``sparktrack.feature.description`` and ``sparktrack.feature.tags`` (a JSON object) are set when
-the table is created; the features are the columns that are not primary keys. Writes are Delta
-MERGEs on the full primary key, through Spark, so any Delta reader sees a feature table as a
-plain table.
+``sparktrack.feature.primary_keys`` (a JSON list), ``sparktrack.feature.timeseries_column`` and
+``sparktrack.feature.description`` are set when the table is created, and each tag is a property
+``sparktrack.feature.tag.<key>`` (so setting one tag never rewrites another); the features are
+the columns that are not primary keys. Writes are Delta MERGEs on the full primary key, through
+Spark, so any Delta reader sees a feature table as a plain table.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from sparktrack.engine.location import quote_identifier, sql_string
 from sparktrack.errors import InvalidValueError, TableNotFoundError
 from sparktrack.tracking.datasets import TableRef
 
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 PREFIX = "sparktrack.feature."
-KEYS, TIMESERIES, DESCRIPTION, TAGS = (f"{PREFIX}{k}" for k in ("primary_keys", "timeseries_column",
-                                                                 "description", "tags"))
+KEYS, TIMESERIES, DESCRIPTION, TAG = (f"{PREFIX}{k}" for k in ("primary_keys", "timeseries_column",
+                                                                "description", "tag."))
+TAG_KEY_LIMIT, TAG_VALUE_LIMIT = 250, 5000
 TIME_TYPES = ("timestamp", "timestamp_ntz", "date")
 
 
@@ -36,6 +38,7 @@ class FeatureTable:
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     delta_version: int = 0
+    location: str = ""  # the Delta table's location, as Spark spells it
 
     @property
     def lookup_keys(self) -> tuple[str, ...]:
@@ -61,7 +64,8 @@ def create(spark: SparkSession, name: str, primary_keys: Sequence[str], schema: 
         builder = builder.property(TIMESERIES, timeseries_column)
     if description is not None:
         builder = builder.property(DESCRIPTION, str(description))
-    builder = builder.property(TAGS, json.dumps(dict(tags or {})))
+    for key, value in checked_tags(tags).items():
+        builder = builder.property(TAG + key, value)
     if partition_columns:
         missing = [c for c in partition_columns if c not in schema.fieldNames()]
         if missing:
@@ -95,29 +99,74 @@ def _checked_keys(primary_keys: Sequence[str], schema: StructType, timeseries_co
     return keys
 
 
-def describe(spark: SparkSession, name: str, version: int | None = None) -> FeatureTable:
-    """The feature table ``name`` as its properties and schema say, at its latest version."""
-    from delta.tables import DeltaTable
+def describe(spark: SparkSession, name: str) -> FeatureTable:
+    """The feature table ``name`` as its properties and schema say, at its latest version (one
+    Spark job: the table's detail; the version comes from the scan's snapshot)."""
+    from sparktrack.tracking.datasets import delta_source
 
     ref = TableRef.parse(name, "feature table name")
     if not ref.exists(spark):
         raise TableNotFoundError(name, "there is no feature table of that name; create it with create_table")
-    table = DeltaTable.forPath(spark, ref.path) if ref.path is not None else DeltaTable.forName(spark, ref.name)
-    detail = table.detail().collect()[0]
+    detail = spark.sql(f"DESCRIBE DETAIL {ref.sql}").select("location", "properties").collect()[0]
     properties = dict(detail.properties or {})
     if KEYS not in properties:
         raise TableNotFoundError(name, "it is a Delta table but not a feature table (it has no "
                                        f"{KEYS} property); create feature tables with create_table")
     keys = tuple(json.loads(properties[KEYS]))
     frame = ref.read(spark)
-    latest = table.history(1).select("version").collect()[0][0] if version is None else version
+    found = delta_source(frame)
     return FeatureTable(
         name=name, primary_keys=keys, timeseries_column=properties.get(TIMESERIES),
         features=tuple(f.name for f in frame.schema.fields if f.name not in keys),
         schema={f.name: f.dataType.simpleString() for f in frame.schema.fields},
-        description=properties.get(DESCRIPTION), tags=json.loads(properties.get(TAGS, "{}")),
-        delta_version=int(latest),
+        description=properties.get(DESCRIPTION),
+        tags={k[len(TAG):]: v for k, v in sorted(properties.items()) if k.startswith(TAG)},
+        delta_version=found[1] if found is not None else 0, location=detail.location,
     )
+
+
+def checked_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise InvalidValueError("feature table tags", tags, "a dict of tag key -> string value")
+    for key, value in tags.items():
+        check_tag(key, value)
+    return dict(tags)
+
+
+def check_tag(key: Any, value: Any = "") -> None:
+    if not isinstance(key, str) or not key.strip() or len(key) > TAG_KEY_LIMIT or "`" in key:
+        raise InvalidValueError("feature table tag key", key,
+                                f"a non-empty string of at most {TAG_KEY_LIMIT} characters, without backticks")
+    if not isinstance(value, str) or len(value) > TAG_VALUE_LIMIT:
+        raise InvalidValueError(f"feature table tag {key!r} value", value,
+                                f"a string of at most {TAG_VALUE_LIMIT} characters")
+
+
+def set_tag(spark: SparkSession, table: FeatureTable, key: str, value: str) -> None:
+    check_tag(key, value)
+    spark.sql(f"ALTER TABLE {TableRef.parse(table.name).sql} SET TBLPROPERTIES "
+              f"({sql_string(TAG + key)} = {sql_string(value)})")
+
+
+def delete_tag(spark: SparkSession, table: FeatureTable, key: str) -> None:
+    check_tag(key)
+    if key not in table.tags:
+        raise InvalidValueError("delete_feature_table_tag key", key,
+                                f"a tag of {table.name}; its tags are {sorted(table.tags) or 'none'}")
+    spark.sql(f"ALTER TABLE {TableRef.parse(table.name).sql} UNSET TBLPROPERTIES IF EXISTS ({sql_string(TAG + key)})")
+
+
+def drop(spark: SparkSession, table: FeatureTable) -> None:
+    """Drop the Delta table: a catalog table with DROP TABLE, a path by deleting its directory."""
+    ref = TableRef.parse(table.name)
+    if ref.name is not None:
+        spark.sql(f"DROP TABLE {ref.sql}")
+        return
+    jvm = spark._jvm
+    path = jvm.org.apache.hadoop.fs.Path(table.location or ref.path)
+    path.getFileSystem(spark._jsc.hadoopConfiguration()).delete(path, True)
 
 
 def merge(spark: SparkSession, table: FeatureTable, df: DataFrame) -> None:
@@ -138,7 +187,7 @@ def merge(spark: SparkSession, table: FeatureTable, df: DataFrame) -> None:
                                 "one row per primary key; deduplicate df first (e.g. keep the latest)")
     ref = TableRef.parse(table.name)
     target = DeltaTable.forPath(spark, ref.path) if ref.path is not None else DeltaTable.forName(spark, ref.name)
-    condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    condition = " AND ".join(f"t.{quote_identifier(k)} <=> s.{quote_identifier(k)}" for k in keys)
     (target.alias("t").merge(df.alias("s"), condition).withSchemaEvolution()
      .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
 

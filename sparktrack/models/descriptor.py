@@ -2,7 +2,8 @@
 
 It says how to load the model (``flavor``, ``data_path``), what it reads (``signature``: the input
 columns and their Spark SQL types) and what it writes (``output_column`` of ``output_type``), and
-where it came from (``run_id``, ``artifact_path``, ``library_versions``).
+where it came from (``run_id``, ``artifact_path``, ``library_versions``), and, for a model logged
+with a training set, the features it looks up (``feature_spec``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class ModelDescriptor:
     input_example: list[dict[str, Any]] | None = None  # a few rows as JSON records
     output_column: str = DEFAULT_OUTPUT_COLUMN
     output_type: str = DEFAULT_OUTPUT_TYPE  # Spark SQL type string, e.g. "double"
+    #: What the model's training set looked up in feature tables (sparktrack.features.spec), so
+    #: that scoring looks the same features up; None for a model logged without a training set.
+    feature_spec: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.flavor not in FLAVORS:

@@ -9,12 +9,11 @@ inside a function are pickled by value and need nothing)."""
 
 from __future__ import annotations
 
-from sparktrack.engine.location import quote_identifier
-
 import pickle
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from sparktrack.engine.location import quote_identifier
 from sparktrack.errors import InvalidValueError
 from sparktrack.models import writer
 from sparktrack.models.base import LoadedModel, ModelInfo
@@ -74,7 +73,8 @@ class PythonModel(LoadedModel):
 
 def log_model(python_model: Any, artifact_path: str, *, client: SparkTrackClient, run_id: str | Callable[[], str],
               input_example: Any = None, signature: Any = None, output_column: str = DEFAULT_OUTPUT_COLUMN,
-              output_type: str | None = None, registered_model_name: str | None = None) -> ModelInfo:
+              output_type: str | None = None, registered_model_name: str | None = None,
+              feature_spec: dict[str, Any] | None = None) -> ModelInfo:
     """Pickle a Python model into the run's artifacts at ``artifact_path``.
 
     ``python_model`` has ``predict(pandas.DataFrame)`` returning an array or Series, or is itself
@@ -89,7 +89,7 @@ def log_model(python_model: Any, artifact_path: str, *, client: SparkTrackClient
     return log_python_model(python_model, artifact_path, flavor=PYTHON_FUNCTION, client=client, run_id=run_id,
                             versions={}, input_example=input_example, signature=signature,
                             output_column=output_column, output_type=output_type,
-                            registered_model_name=registered_model_name)
+                            registered_model_name=registered_model_name, feature_spec=feature_spec)
 
 
 def load_model(model_uri: str, *, client: SparkTrackClient) -> PythonModel:
@@ -100,7 +100,8 @@ def load_model(model_uri: str, *, client: SparkTrackClient) -> PythonModel:
 # -- shared with the sklearn flavor ----------------------------------------------------------------
 def log_python_model(model: Any, artifact_path: str, *, flavor: str, client: SparkTrackClient, run_id: str | Callable[[], str],
                      versions: dict[str, str], input_example: Any, signature: Any, output_column: str,
-                     output_type: str | None, registered_model_name: str | None) -> ModelInfo:
+                     output_type: str | None, registered_model_name: str | None,
+                     feature_spec: dict[str, Any] | None = None) -> ModelInfo:
     import cloudpickle
 
     if input_example is not None and not is_pandas_frame(input_example):
@@ -124,7 +125,7 @@ def log_python_model(model: Any, artifact_path: str, *, flavor: str, client: Spa
         versions=writer.library_versions(cloudpickle=cloudpickle.__version__, **versions),
         signature=columns, input_example=example_records(input_example),
         output_column=output_column, output_type=output_type,
-        registered_model_name=registered_model_name,
+        registered_model_name=registered_model_name, feature_spec=feature_spec,
     )
 
 

@@ -21,7 +21,8 @@ __all__ = ["PythonModel", "load_model", "log_model"]
 
 def log_model(estimator: Any, artifact_path: str, *, client: SparkTrackClient, run_id: str | Callable[[], str],
               input_example: Any = None, signature: Any = None, output_column: str = DEFAULT_OUTPUT_COLUMN,
-              output_type: str | None = None, registered_model_name: str | None = None) -> ModelInfo:
+              output_type: str | None = None, registered_model_name: str | None = None,
+              feature_spec: dict[str, Any] | None = None) -> ModelInfo:
     """Pickle a fitted scikit-learn estimator (or Pipeline) into the run's artifacts.
 
     ``input_example`` (a pandas DataFrame) gives the signature when none is given and is scored
@@ -39,7 +40,7 @@ def log_model(estimator: Any, artifact_path: str, *, client: SparkTrackClient, r
                             versions={"sklearn": sklearn.__version__},
                             input_example=input_example, signature=signature,
                             output_column=output_column, output_type=output_type,
-                            registered_model_name=registered_model_name)
+                            registered_model_name=registered_model_name, feature_spec=feature_spec)
 
 
 def load_model(model_uri: str, *, client: SparkTrackClient) -> PythonModel:

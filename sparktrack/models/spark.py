@@ -46,7 +46,7 @@ class SparkModel(LoadedModel):
 
 def log_model(model: Any, artifact_path: str, *, client: SparkTrackClient, run_id: str | Callable[[], str],
               input_example: Any = None, signature: Any = None, output_column: str = DEFAULT_OUTPUT_COLUMN,
-              registered_model_name: str | None = None) -> ModelInfo:
+              registered_model_name: str | None = None, feature_spec: dict[str, Any] | None = None) -> ModelInfo:
     """Save a fitted Spark ML model into the run's artifacts at ``artifact_path``.
 
     ``signature`` is a StructType or a DataFrame (its schema), else the schema of
@@ -67,7 +67,7 @@ def log_model(model: Any, artifact_path: str, *, client: SparkTrackClient, run_i
         signature=columns,
         input_example=example_records(input_example),
         output_column=output_column, output_type=output_type,
-        registered_model_name=registered_model_name,
+        registered_model_name=registered_model_name, feature_spec=feature_spec,
     )
 
 

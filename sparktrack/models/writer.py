@@ -71,8 +71,8 @@ def library_versions(**extra: str) -> dict[str, str]:
 
 def finish(target: ModelTarget, *, flavor: str, data_path: str, versions: dict[str, str],
            signature: list[dict[str, str]] | None, input_example: list[dict[str, Any]] | None,
-           output_column: str, output_type: str,
-           registered_model_name: str | None) -> ModelInfo:
+           output_column: str, output_type: str, registered_model_name: str | None,
+           feature_spec: dict[str, Any] | None = None) -> ModelInfo:
     """Write the descriptor (after the model data) and register the model if asked."""
     descriptor = ModelDescriptor(
         flavor=flavor,
@@ -86,6 +86,7 @@ def finish(target: ModelTarget, *, flavor: str, data_path: str, versions: dict[s
         input_example=input_example,
         output_column=output_column,
         output_type=output_type,
+        feature_spec=feature_spec,
     )
     target.repository.write_text(descriptor.to_json(), DESCRIPTOR_FILE)
     version = None

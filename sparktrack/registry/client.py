@@ -24,13 +24,16 @@ from sparktrack.errors import (
     PromotionBlockedError,
     RegisteredModelNotFoundError,
 )
-from sparktrack.registry import state
 from sparktrack.registry.entities import ModelVersion, RegisteredModel, Stage
 from sparktrack.registry.state import RegistryState
 from sparktrack.registry.store import DeltaRegistryStore, RegistryEvent
+from sparktrack.search.schemas import NUMBER, STRING
 from sparktrack.store.store import open_store
 from sparktrack.tracking import context, validation
 from sparktrack.tracking.store import DeltaTrackingStore
+
+#: The id columns a registry search keeps beside the columns it reads.
+_IDS = {"model_id": STRING, "version": NUMBER}
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -128,7 +131,7 @@ class RegistryClient:
                             search.REGISTERED_MODELS)
         limit = validation.validate_max_results(max_results)
         models = [row for row in self._state().models.values() if not row["deleted"]]
-        matches = search.arrow.apply(state.search_table(models, search.REGISTERED_MODELS, query.keys), query)
+        matches = search.arrow.apply(search.arrow.rows_table(models, search.REGISTERED_MODELS, query.keys, _IDS), query)
         by_id = {row["model_id"]: row for row in models}
         return [RegisteredModel.from_row(by_id[i]) for i in matches["model_id"].to_pylist()[:limit]]
 
@@ -169,7 +172,7 @@ class RegistryClient:
                             search.MODEL_VERSIONS)
         limit = validation.validate_max_results(max_results)
         versions = [row for row in self._state().versions.values() if not row["deleted"]]
-        matches = search.arrow.apply(state.search_table(versions, search.MODEL_VERSIONS, query.keys), query)
+        matches = search.arrow.apply(search.arrow.rows_table(versions, search.MODEL_VERSIONS, query.keys, _IDS), query)
         by_key = {(row["model_id"], row["version"]): row for row in versions}
         keys = zip(matches["model_id"].to_pylist()[:limit], matches["version"].to_pylist()[:limit])
         return [ModelVersion.from_row(by_key[key]) for key in keys]

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from sparktrack.search import SearchSchema
 
 _SETTERS = {"set_model_tag": "delete_model_tag", "set_alias": "delete_alias",
             "set_version_tag": "delete_version_tag"}
@@ -101,19 +100,3 @@ def fold(models: pa.Table, versions: pa.Table, events: pa.Table) -> RegistryStat
             "user_id": row["user_id"],
         }
     return RegistryState(models=found, versions=rows)
-
-
-def search_table(rows: list[dict[str, Any]], schema: SearchSchema, keys: dict[str, list[str]]) -> pa.Table:
-    """Models' or versions' rows as ``search.arrow`` takes them: the columns ``schema`` reads (and
-    the ids), times as UTC timestamps, and a ``tags.<key>`` column per key the search names."""
-    import pyarrow as pa
-
-    from sparktrack.search.schemas import NUMBER, TIME
-
-    kinds = {"model_id": "string", "version": NUMBER, **schema.columns()}
-    arrow = {TIME: pa.timestamp("us", tz="UTC"), NUMBER: pa.int64()}
-    columns = {name: pa.array([row[name] for row in rows], arrow.get(kind, pa.string()))
-               for name, kind in sorted(kinds.items()) if not rows or name in rows[0]}
-    for key in keys.get("tags", []):
-        columns[f"tags.{key}"] = pa.array([row["tags"].get(key) for row in rows], pa.string())
-    return pa.table(columns)

@@ -1,7 +1,9 @@
 """Score a table with a logged or registered model into a Delta prediction table.
 
 Spark ML models score with ``transform`` (in the JVM); Python models through Arrow with a pandas
-UDF over their input columns. The input is checked against the model's signature before anything
+UDF over their input columns. A model logged with a training set (a feature spec) has its
+features looked up in their tables first (point in time where the spec has timestamp keys; the
+input's own columns win). The input is checked against the model's signature before anything
 runs or is written. The write is one Delta commit that replaces the rows of the same batch id
 (append mode), or the whole table (overwrite mode).
 """
@@ -44,6 +46,7 @@ class ScoreResult:
     input: str
     input_version: int | None
     flavor: str
+    feature_table_versions: dict[str, int]  # the feature tables looked up, at these versions
 
 
 @dataclass(frozen=True)
@@ -94,11 +97,17 @@ def prepare_batch(model_uri: str, input: str, output: str, *, id_cols: Sequence[
     model, name, version = _load(model_uri, client)
     data, input_version = read_pinned(spark, source)
     where = f"the model {model_uri}"
+    if batch_id is None:
+        batch_id = _default_batch_id(model, name, version, data, input_version)
+    feature_versions: dict[str, int] = {}
+    if model.descriptor.feature_spec is not None:
+        from sparktrack.features.spec import FeatureSpec, with_features
+
+        data, feature_versions = with_features(spark, FeatureSpec.from_dict(model.descriptor.feature_spec),
+                                               data, where)
     check_schema(data.schema, model.descriptor.signature, model.output_column, where,
                  required=model.input_columns)
     kept = _kept_columns(data.columns, id_cols, model.output_column)
-    if batch_id is None:
-        batch_id = _default_batch_id(model, name, version, data, input_version)
     scored = model.predict(data).select(
         *kept, model.output_column,
         F.lit(name).cast("string").alias("model_name"),
@@ -113,6 +122,7 @@ def prepare_batch(model_uri: str, input: str, output: str, *, id_cols: Sequence[
         batch_id=batch_id, rows=-1, output=target.ref, mode=mode, model_uri=model_uri,
         model_name=name, model_version=version, model_run_id=model.descriptor.run_id,
         input=source.ref, input_version=input_version, flavor=model.descriptor.flavor,
+        feature_table_versions=feature_versions,
     )
     return PreparedBatch(scored, target, mode, result)
 

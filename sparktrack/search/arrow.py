@@ -9,12 +9,15 @@ datasets)."""
 from __future__ import annotations
 
 from functools import reduce
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sparktrack.search.grammar import NULL_OPS, Comparison, Query, Target
+from sparktrack.search.schemas import NUMBER, TIME
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from sparktrack.search.schemas import SearchSchema
 
 
 def apply(table: pa.Table, query: Query) -> pa.Table:
@@ -90,3 +93,19 @@ def _holds(values: pa.Array | pa.ChunkedArray, target: Target, comparison: Compa
 
 _COMPARE = {"=": "equal", "!=": "not_equal", "<": "less", "<=": "less_equal",
             ">": "greater", ">=": "greater_equal"}
+
+
+def rows_table(rows: list[dict[str, Any]], schema: SearchSchema, keys: dict[str, list[str]],
+               ids: dict[str, str] | None = None) -> pa.Table:
+    """Rows (dicts, with their tags as a ``tags`` dict) as ``apply`` takes them: the columns
+    ``schema`` reads and ``ids`` (column -> kind), times as UTC timestamps, and a ``tags.<key>``
+    column per tag key the search names."""
+    import pyarrow as pa
+
+    kinds = {**(ids or {}), **schema.columns()}
+    arrow = {TIME: pa.timestamp("us", tz="UTC"), NUMBER: pa.int64()}
+    columns = {name: pa.array([row[name] for row in rows], arrow.get(kind, pa.string()))
+               for name, kind in sorted(kinds.items()) if not rows or name in rows[0]}
+    for key in keys.get("tags", []):
+        columns[f"tags.{key}"] = pa.array([row["tags"].get(key) for row in rows], pa.string())
+    return pa.table(columns)

@@ -116,6 +116,16 @@ REGISTERED_MODELS = SearchSchema(
     default_order=(("name", "ASC"),),
 )
 
+FEATURE_TABLES = SearchSchema(
+    name="feature tables",
+    prefixes=OTHER_PREFIXES,
+    map_columns={"tag": "tags"},
+    attributes=_strings("name", "description", "timeseries_column", "location"),
+    numeric_entities=frozenset(),
+    null_entities=frozenset({"tag"}),
+    default_order=(("name", "ASC"),),
+)
+
 MODEL_VERSIONS = SearchSchema(
     name="model versions",
     prefixes=OTHER_PREFIXES,

@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 #: Bumped when a table's schema or meaning changes; a store records the versions that opened it.
 #: 2 added ``metrics_latest``. 3: the tables are written by delta-rs, and each buffered batch's
 #: commit carries a Delta transaction action (app id = buffer id, version = batch number) that
-#: replays check. 4 added ``inference_log`` (the requests serving endpoints answered). A store at
-#: 1, 2 or 3 is upgraded when opened (see store.bootstrap).
-SCHEMA_VERSION = 4
+#: replays check. 4 added ``inference_log`` (the requests serving endpoints answered). 5 added
+#: ``feature_table_events`` (what each feature table was after each change). A store at 1 to 4 is
+#: upgraded when opened (see store.bootstrap).
+SCHEMA_VERSION = 5
 
 STRING, LONG, INT, DOUBLE, BOOL, TIME, DATE = "string", "bigint", "int", "double", "boolean", "timestamp", "date"
 
@@ -144,10 +145,19 @@ INFERENCE_LOG = _table("inference_log", "timestamp",
                        ("execution_time_ms", L, False), ("model_name", S, True), ("model_version", L, True),
                        ("route", S, True), ("request", S, True), ("response", S, True),
                        ("sampling_fraction", D, False))
+FEATURE_TABLE_EVENTS = _table(
+    "feature_table_events", "event_time",
+    "One row per change to a feature table (create, write, tag, drop), with the whole table as it "
+    "was after the change: the latest row of a name is its current state.",
+    ("name", S, False), ("location", S, False), ("action", S, False), ("primary_keys", S, False),
+    ("timeseries_column", S, True), ("features_json", S, False), ("description", S, True),
+    ("tags_json", S, False), ("delta_version", L, True), ("event_time", T, False), ("seq", L, False),
+    ("user_id", S, True))
 
 ALL_TABLES = (
     STORE_META, EXPERIMENTS, EXPERIMENT_EVENTS, RUNS, RUN_EVENTS, PARAMS, TAGS, METRICS,
     METRICS_LATEST, INPUTS, REGISTERED_MODELS, MODEL_VERSIONS, REGISTRY_EVENTS, INFERENCE_LOG,
+    FEATURE_TABLE_EVENTS,
 )
 #: The tables with one or more rows per run, keyed by ``run_id``.
 RUN_TABLES = (RUNS, RUN_EVENTS, PARAMS, TAGS, METRICS, METRICS_LATEST, INPUTS)
