@@ -165,6 +165,12 @@ class StoreError(SparkTrackError):
     """The store cannot be read or written."""
 
 
+class ConcurrentWriteError(SparkTrackError):
+    """Other writers kept committing first; nothing of this write landed and it can be run again."""
+
+    retryable = True
+
+
 class SchemaVersionError(StoreError):
     def __init__(self, root: str, found: int, supported: int):
         self.found, self.supported = found, supported

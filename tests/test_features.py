@@ -277,3 +277,48 @@ def test_feature_tables_are_found_tagged_and_dropped_through_the_store(spark, fe
         with pytest.raises(Exception) as raised:
             action()
         assert words in str(raised.value), str(raised.value)
+
+
+def test_two_processes_upsert_one_table_and_a_killed_writer_leaves_it_whole(spark, fe, spark_client, tmp_path,
+                                                                             java_options):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from _procs import REPO, worker_env
+
+    from sparktrack.store.store import close_stores
+
+    name = str(tmp_path / "scores")
+    fe.create_table(name=name, primary_keys="key", df=spark.createDataFrame([(0, -1.0)], "key long, score double"))
+    close_stores()
+    env = worker_env(tmp_path, PYSPARK_SUBMIT_ARGS=f'--driver-java-options "{java_options}" pyspark-shell')
+    script = str(REPO / "tests" / "_feature_writer.py")
+    first = subprocess.Popen([sys.executable, script, spark_client.store_root, name, "1", "3"], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # The second writes three rounds beside the first, then is killed inside a fourth MERGE.
+    second = subprocess.Popen([sys.executable, script, spark_client.store_root, name, "2", "3", "hold"], env=env,
+                              text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    lines = []
+    while not lines or not lines[-1].startswith("merging"):
+        line = second.stdout.readline()
+        assert line, f"the second writer ended early: {lines}"
+        lines.append(line)
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err[-2000:]
+    time.sleep(3)  # inside the MERGE's job
+    second.send_signal(signal.SIGKILL)
+    second.wait(timeout=60)
+    outcomes = [out.splitlines(), lines[:-1]]
+    for rounds in outcomes:  # each round landed, or was told clearly that it may run again
+        assert len(rounds) == 3 and all(r.startswith("wrote") or "run it again" in r for r in rounds), rounds
+    landed = [[float(r.split()[1]) for r in rounds if r.startswith("wrote")] for rounds in outcomes]
+    assert len(landed[0]) + len(landed[1]) >= 4
+    table = fe.read_table(name=name)
+    assert table.count() == 40 and table.select("key").distinct().count() == 40
+    finals = {values[-1] for values in landed if values}
+    assert {r.score for r in table.select("score").distinct().collect()} <= finals  # nothing of the killed one
+    writes = spark_client.sql(f"SELECT count(*) FROM sparktrack.feature_table_events "
+                              f"WHERE name = '{name}' AND action = 'write'").collect()[0][0]
+    assert writes == 1 + len(landed[0]) + len(landed[1])

@@ -10,11 +10,13 @@ Spark, so any Delta reader sees a feature table as a plain table.
 from __future__ import annotations
 
 import json
+import random
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from sparktrack.engine.location import quote_identifier, sql_string
-from sparktrack.errors import InvalidValueError, TableNotFoundError
+from sparktrack.errors import ConcurrentWriteError, InvalidValueError, TableNotFoundError
 from sparktrack.tracking.datasets import TableRef
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ PREFIX = "sparktrack.feature."
 KEYS, TIMESERIES, DESCRIPTION, TAG = (f"{PREFIX}{k}" for k in ("primary_keys", "timeseries_column",
                                                                 "description", "tag."))
 TAG_KEY_LIMIT, TAG_VALUE_LIMIT = 250, 5000
+#: Times a MERGE is run when other writers' commits conflict with it.
+MERGE_ATTEMPTS = 5
 TIME_TYPES = ("timestamp", "timestamp_ntz", "date")
 
 
@@ -171,7 +175,10 @@ def drop(spark: SparkSession, table: FeatureTable) -> None:
 
 def merge(spark: SparkSession, table: FeatureTable, df: DataFrame) -> None:
     """Upsert ``df`` on the full primary key: matched rows are updated, new rows inserted, new
-    columns added as features. Duplicate keys in ``df`` are an error before anything is written."""
+    columns added as features. Duplicate keys in ``df`` are an error before anything is written.
+    A MERGE that conflicts with another writer's commit is run again (``MERGE_ATTEMPTS`` in all),
+    then a ``ConcurrentWriteError``."""
+    from delta import exceptions
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
@@ -186,10 +193,28 @@ def merge(spark: SparkSession, table: FeatureTable, df: DataFrame) -> None:
         raise InvalidValueError("write_table df", f"duplicate primary keys, e.g. {shown}",
                                 "one row per primary key; deduplicate df first (e.g. keep the latest)")
     ref = TableRef.parse(table.name)
-    target = DeltaTable.forPath(spark, ref.path) if ref.path is not None else DeltaTable.forName(spark, ref.name)
     condition = " AND ".join(f"t.{quote_identifier(k)} <=> s.{quote_identifier(k)}" for k in keys)
-    (target.alias("t").merge(df.alias("s"), condition).withSchemaEvolution()
-     .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+    for attempt in range(MERGE_ATTEMPTS):
+        target = DeltaTable.forPath(spark, ref.path) if ref.path is not None else DeltaTable.forName(spark, ref.name)
+        try:
+            (target.alias("t").merge(df.alias("s"), condition).withSchemaEvolution()
+             .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+            return
+        except _conflicts(exceptions) as error:
+            # Another writer committed first. An upsert read again from the new version gives
+            # what it would have given after that writer, so it is safe to run again.
+            conflict = str(error).splitlines()[0]
+            time.sleep(random.uniform(0.2, 1.0) * (attempt + 1))
+    raise ConcurrentWriteError(
+        f"write_table to {table.name} conflicted with other writers {MERGE_ATTEMPTS} times (last: "
+        f"{conflict}). Nothing of this write landed; run it again.")
+
+
+def _conflicts(exceptions: Any) -> tuple[type, ...]:
+    """Delta's write-conflict errors (delta-spark's own classes do not share their base class)."""
+    return tuple(getattr(exceptions, name) for name in (
+        "DeltaConcurrentModificationException", "ConcurrentAppendException", "ConcurrentDeleteReadException",
+        "ConcurrentDeleteDeleteException", "ConcurrentTransactionException", "ConcurrentWriteException"))
 
 
 def read(spark: SparkSession, name: str, as_of: Any = None) -> DataFrame:
