@@ -159,6 +159,20 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("value")
     tag.set_defaults(handler=_models_tag)
 
+    features = commands.add_parser(
+        "features", help="feature tables: list, describe",
+        description="The feature tables recorded in the store (no JVM).",
+    )
+    feature_actions = features.add_subparsers(dest="action", metavar="ACTION", required=True)
+    feature_list = feature_actions.add_parser("list", parents=[common, output], help="list feature tables")
+    feature_list.add_argument("--filter", metavar="F", help="e.g. \"tags.team = 'growth'\" or \"name LIKE '%%customer%%'\"")
+    feature_list.set_defaults(handler=_features_list)
+    feature_describe = feature_actions.add_parser(
+        "describe", parents=[common, output],
+        help="one feature table: keys, features and types, tags, version, and the models trained on it")
+    feature_describe.add_argument("name", help="the table's name as it was created (a path or catalog name)")
+    feature_describe.set_defaults(handler=_features_describe)
+
     serve = commands.add_parser(
         "serve", parents=[common], help="serve a model (or an endpoint config) over REST",
         description="Serve MODEL_URI, or the routes of an endpoint config, with MLflow's scoring "
@@ -324,6 +338,40 @@ def _models_describe(args: argparse.Namespace) -> int:
     write_rows([*_VERSION_COLUMNS, "source", "description", "git_commit", "training_data"],
                [(*_version_row(version), version.source, version.description or "",
                  lineage["git_commit"] or "", inputs)], args.format)
+    return 0
+
+
+def _feature_client(store: str | None):
+    from sparktrack.features import FeatureEngineeringClient
+
+    return FeatureEngineeringClient(client=open_client(store))
+
+
+def _features_list(args: argparse.Namespace) -> int:
+    found = _feature_client(args.store).search_tables(filter_string=args.filter, max_results=_SEARCH_LIMIT)
+    rows = [(t.name, ",".join(t.primary_keys), t.timeseries_column or "", len(t.features), t.delta_version,
+             json.dumps(t.tags) if t.tags else "", t.description or "") for t in found]
+    write_rows(["name", "primary_keys", "timeseries_column", "features", "delta_version", "tags", "description"],
+               rows, args.format, empty="No feature tables.")
+    return 0
+
+
+def _features_describe(args: argparse.Namespace) -> int:
+    fe = _feature_client(args.store)
+    found = [t for t in fe.search_tables(max_results=_SEARCH_LIMIT) if t.name == args.name]
+    if not found:
+        known = [t.name for t in fe.search_tables(max_results=_SEARCH_LIMIT)]
+        raise CommandError(f"No feature table {args.name!r} in the store; its feature tables are "
+                           f"{known or 'none'} (sparktrack features list).")
+    table = found[0]
+    trained = "; ".join(f"{m['model_name']} v{m['model_version']} (table v{m['delta_version']})"
+                        for m in fe.trained_on(name=table.name))
+    write_rows(["name", "location", "primary_keys", "timeseries_column", "features", "delta_version", "tags",
+                "description", "trained_models"],
+               [(table.name, table.location, ",".join(table.primary_keys), table.timeseries_column or "",
+                 ", ".join(f"{n} {table.schema[n]}" for n in table.features), table.delta_version,
+                 json.dumps(table.tags) if table.tags else "", table.description or "", trained)],
+               args.format)
     return 0
 
 

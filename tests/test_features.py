@@ -4,6 +4,7 @@ pandas.merge_asof."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
+from sparktrack.cli import main
 from sparktrack.errors import InvalidValueError, TableNotFoundError
 from sparktrack.features import FeatureEngineeringClient, FeatureLookup
 
@@ -177,7 +179,8 @@ def _customer_tables(spark, fe, tmp_path):
     return series, profile, labels, lookups
 
 
-def test_a_model_logged_with_its_training_set_looks_its_features_up_when_scoring(spark, fe, spark_client, tmp_path):
+def test_a_model_logged_with_its_training_set_looks_its_features_up_when_scoring(spark, fe, spark_client, tmp_path,
+                                                                                  capsys):
     from sklearn.tree import DecisionTreeClassifier
 
     import sparktrack
@@ -233,6 +236,10 @@ def test_a_model_logged_with_its_training_set_looks_its_features_up_when_scoring
         (series, 1, ["customer_id", "ts", "spend", "visits"]), (profile, 1, ["customer_id", "age"])]
     model_lineage = spark_client.sql("SELECT features FROM sparktrack.model_lineage WHERE name = 'churn_features'")
     assert sorted(f.feature_table for f in model_lineage.collect()[0].features) == sorted([series, profile])
+    assert main(["features", "describe", series, "--store", spark_client.store_root, "--format", "json"]) == 0
+    described = json.loads(capsys.readouterr().out)[0]
+    assert (described["delta_version"], described["features"], described["trained_models"]) == (
+        2, "spend double, visits bigint", "churn_features v1 (table v1)")
 
     # A feature table that no longer has a feature the model needs: a clear error before any job.
     fe.drop_table(name=profile)
@@ -244,7 +251,7 @@ def test_a_model_logged_with_its_training_set_looks_its_features_up_when_scoring
         fe.score_batch(model_uri="models:/churn_features/1", df=labels.drop("churned", "tenure"))
 
 
-def test_feature_tables_are_found_tagged_and_dropped_through_the_store(spark, fe, spark_client, tmp_path):
+def test_feature_tables_are_found_tagged_and_dropped_through_the_store(spark, fe, spark_client, tmp_path, capsys):
     series, profile, _, _ = _customer_tables(spark, fe, tmp_path)
     assert [t.name for t in fe.search_tables()] == sorted([series, profile])
     assert [t.name for t in fe.search_tables(filter_string="tags.team = 'growth'")] == [series]
@@ -266,6 +273,10 @@ def test_feature_tables_are_found_tagged_and_dropped_through_the_store(spark, fe
     with pytest.raises(TableNotFoundError):
         fe.get_table(name=series)
     assert spark_client.sql("SELECT name FROM sparktrack.feature_tables").collect() == [(profile,)]
+    assert main(["features", "list", "--store", spark_client.store_root, "--format", "json"]) == 0
+    assert [t["name"] for t in json.loads(capsys.readouterr().out)] == [profile]
+    assert main(["features", "describe", series, "--store", spark_client.store_root]) == 2
+    assert f"No feature table {series!r}" in capsys.readouterr().err
     for action, words in [
         (lambda: fe.search_tables(filter_string="name = "), "name = "),
         (lambda: fe.set_feature_table_tag(name=profile, key="", value="x"), "tag key"),

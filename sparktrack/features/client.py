@@ -90,8 +90,12 @@ class FeatureEngineeringClient:
             same = store is None or store == fluent_client.store_root
             client = fluent_client if same and spark is None else SparkTrackClient(store, spark)
         self.client = client
-        self.spark = client.spark
         self._record = client.store.shared(FeatureTableStore)
+
+    @property
+    def spark(self) -> SparkSession:
+        """The session (started on first use: finding tables in the store needs none)."""
+        return self.client.spark
 
     def _changed(self, name: str, action: str) -> FeatureTable:
         table = tables.describe(self.spark, name)
@@ -188,6 +192,21 @@ class FeatureEngineeringClient:
             raise InvalidValueError("create_training_set exclude_columns", excluded,
                                     f"columns of the training set; unknown {unknown}")
         return TrainingSet(self.spark, df, resolved, label, excluded)
+
+    def trained_on(self, *, name: str) -> list[dict[str, Any]]:
+        """The registered model versions trained with features of ``name``: model name, version,
+        run id and the table's Delta version they trained on (from the runs' inputs; no Spark)."""
+        from sparktrack.store import layout
+
+        inputs = self.client.store.reads.rows(layout.INPUTS).to_pylist()
+        used = {(row["run_id"], row["delta_version"]) for row in inputs
+                if row["context"] == FEATURE_CONTEXT and row["name"] == name}
+        found = []
+        for run_id, delta_version in sorted(used):
+            for version in self.client.search_model_versions(f"run_id = '{run_id}'"):
+                found.append({"model_name": version.name, "model_version": int(version.version),
+                              "run_id": run_id, "delta_version": delta_version})
+        return sorted(found, key=lambda row: (row["model_name"], row["model_version"]))
 
     def log_model(self, *, model: Any, artifact_path: str, flavor: Any, training_set: TrainingSet,
                   registered_model_name: str | None = None, run_id: str | None = None,
