@@ -333,3 +333,50 @@ def test_two_processes_upsert_one_table_and_a_killed_writer_leaves_it_whole(spar
     writes = spark_client.sql(f"SELECT count(*) FROM sparktrack.feature_table_events "
                               f"WHERE name = '{name}' AND action = 'write'").collect()[0][0]
     assert writes == 1 + len(landed[0]) + len(landed[1])
+
+
+def test_the_train_job_trains_on_feature_lookups_and_the_scoring_job_looks_them_up(spark, fe, spark_client,
+                                                                                   tmp_path):
+    from sparktrack.jobs import batch_score as score_job
+    from sparktrack.jobs import train as train_job
+    from sparktrack.models import load_model
+
+    series, profile, _, lookups = _customer_tables(spark, fe, tmp_path)
+    rng = np.random.default_rng(0)
+    rows = [(i, int(c), dt.datetime(2026, 3, 1) + dt.timedelta(hours=int(h)), float(c % 4), int((c + h // 24) % 2))
+            for i, (c, h) in enumerate(zip(rng.integers(1, 9, 120), rng.integers(0, 300, 120)))]
+    labels = spark.createDataFrame(rows, "row long, customer_id long, event_time timestamp, tenure double, churned long")
+    labels_path, predictions = str(tmp_path / "labels"), str(tmp_path / "predictions")
+    labels.write.format("delta").save(labels_path)
+    config = tmp_path / "train.toml"
+    config.write_text(f"""
+[train]
+input = "{labels_path}"
+label = "churned"
+features = ["tenure", "spend", "visits", "customer_age"]
+exclude_columns = ["row", "event_time"]
+estimator = {{ type = "LogisticRegression", params = {{ maxIter = 5 }} }}
+register = {{ name = "churn_job_features", alias = "Champion", promote = "always" }}
+
+[[train.feature_lookups]]
+table_name = "{series}"
+lookup_key = ["customer_id"]
+timestamp_lookup_key = "event_time"
+
+[[train.feature_lookups]]
+table_name = "{profile}"
+lookup_key = ["customer_id"]
+rename_outputs = {{ age = "customer_age" }}
+default_values = {{ age = 0 }}
+""")
+    root = spark_client.store_root
+    assert train_job.main(["--config", str(config), "--store", root]) == 0
+    assert score_job.main(["--model", "models:/churn_job_features@Champion", "--input", labels_path,
+                           "--output", predictions, "--id-cols", "row", "--store", root]) == 0
+    model = load_model("models:/churn_job_features@Champion", client=spark_client)
+    assert [s["table_name"] for s in model.descriptor.feature_spec["lookups"]] == [series, profile]
+    expected = model.predict(fe.create_training_set(df=labels, feature_lookups=lookups, label="churned").load_df())
+    assert_df_equality(spark.read.format("delta").load(predictions).select("row", "prediction"),
+                       expected.select("row", "prediction"), ignore_row_order=True, ignore_nullable=True)
+    inputs = spark_client.sql("SELECT context, count(*) AS n FROM sparktrack.inputs GROUP BY context ORDER BY context")
+    assert [(r.context, r.n) for r in inputs.collect()] == [("feature_lookup", 2), ("training", 1)]

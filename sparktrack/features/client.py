@@ -245,7 +245,8 @@ class FeatureEngineeringClient:
         inputs = [dataset_input(_read_columns(self.spark, r.table, spec), FEATURE_CONTEXT, r.table.name)
                   for r in training_set.lookups]
         labels = dataset_input(training_set._df, "training")
-        client.log_inputs(info.run_id, [labels, *inputs])
+        logged = {d.digest for d in client.get_run_inputs(info.run_id)}
+        client.log_inputs(info.run_id, [d for d in (labels, *inputs) if d.digest not in logged])
         if registered_model_name is None:
             return info
         version = client.register_model(info.model_uri, registered_model_name).version

@@ -86,8 +86,37 @@ class RegisterConfig:
 
 
 @dataclass(frozen=True)
+class LookupConfig:
+    """A ``[[train.feature_lookups]]`` table: a FeatureLookup joined onto the input (the labels)."""
+
+    table_name: str
+    lookup_key: tuple[str, ...]
+    feature_names: tuple[str, ...] | None = None
+    rename_outputs: dict[str, str] = field(default_factory=dict)
+    timestamp_lookup_key: str | None = None
+    lookback_window_seconds: float | None = None
+    default_values: dict[str, Any] = field(default_factory=dict)
+
+    def lookup(self) -> Any:
+        import datetime as dt
+
+        from sparktrack.features import FeatureLookup
+
+        window = self.lookback_window_seconds
+        if window is not None and not (isinstance(window, (int, float)) and window > 0 and math.isfinite(window)):
+            raise ConfigError(f"[[train.feature_lookups]] lookback_window_seconds of {self.table_name} must be "
+                              f"a positive number of seconds, got {window!r}")
+        return FeatureLookup(
+            table_name=self.table_name, lookup_key=list(self.lookup_key),
+            feature_names=list(self.feature_names) if self.feature_names is not None else None,
+            rename_outputs=self.rename_outputs or None, timestamp_lookup_key=self.timestamp_lookup_key,
+            lookback_window=dt.timedelta(seconds=window) if window is not None else None,
+            default_values=self.default_values or None)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
-    input: str  # Delta table path or catalog table name
+    input: str  # Delta table path or catalog table name (the labels, when there are lookups)
     label: str
     features: tuple[str, ...]  # numeric (or boolean) columns
     estimator: EstimatorConfig
@@ -99,6 +128,10 @@ class TrainConfig:
     store: str | None = None
     gate: GateConfig | None = None
     register: RegisterConfig | None = None
+    #: Features looked up for each input row (point in time on a timestamp key) before training;
+    #: the model is logged with the training set, so scoring looks them up too.
+    feature_lookups: tuple[LookupConfig, ...] = ()
+    exclude_columns: tuple[str, ...] = ()  # training-set columns the model does not see (e.g. keys)
 
     def __post_init__(self) -> None:
         if not 0 < self.test_fraction < 1:
@@ -152,7 +185,15 @@ def train(cfg: TrainConfig, spark: Any = None, client: SparkTrackClient | None =
     spark = client.spark
     estimator = build_estimator(cfg)  # config errors surface before any data is read
     table = TableRef.parse(cfg.input, "[train] input")
-    data, version = read_pinned(spark, table)
+    labels, version = read_pinned(spark, table)
+    training_set = None
+    if cfg.feature_lookups:
+        from sparktrack.features import FeatureEngineeringClient
+
+        fe = FeatureEngineeringClient(client=client)
+        training_set = fe.create_training_set(df=labels, feature_lookups=[c.lookup() for c in cfg.feature_lookups],
+                                                    label=cfg.label, exclude_columns=list(cfg.exclude_columns))
+    data = training_set.load_df() if training_set is not None else labels
     metric_names = _check_input(cfg, data, estimator)
     experiment = client.get_or_create_experiment(cfg.experiment)
     parent = fluent.active_run()
@@ -165,7 +206,7 @@ def train(cfg: TrainConfig, spark: Any = None, client: SparkTrackClient | None =
     status = RunStatus.FAILED
     try:
         client.log_batch(run_id, params=[Param(key=k, value=v) for k, v in _params(cfg, version).items()])
-        client.log_inputs(run_id, [dataset_input(data, context="training")])
+        client.log_inputs(run_id, [dataset_input(labels, context="training")])
         client.log_dict(run_id, _config_dict(cfg), "job_config.json")
         model = build_pipeline(cfg, estimator).fit(train_df)
         client.log_batch(run_id, metrics=_loss_history(model, test_df))
@@ -174,8 +215,12 @@ def train(cfg: TrainConfig, spark: Any = None, client: SparkTrackClient | None =
         counts = {"train_rows": float(train_df.count()), "test_rows": float(test_df.count())}
         client.log_batch(run_id, metrics=[Metric(key=k, value=v, timestamp=now) for k, v in {**metrics, **counts}.items()])
         columns = [*cfg.features, *cfg.categorical]
-        info = spark_models.log_model(model, "model", client=client, run_id=run_id,
-                                      input_example=test_df.select(*columns).limit(5))
+        example = test_df.select(*columns).limit(5)
+        if training_set is not None:
+            info = fe.log_model(model=model, artifact_path="model", flavor="spark", training_set=training_set,
+                                      run_id=run_id, input_example=example)
+        else:
+            info = spark_models.log_model(model, "model", client=client, run_id=run_id, input_example=example)
         result = TrainResult(run_id=run_id, metrics=metrics, input=table.ref, input_version=version,
                              model_uri=info.model_uri)
         if cfg.gate is not None:
@@ -375,6 +420,8 @@ def _params(cfg: TrainConfig, version: int | None) -> dict[str, Any]:
     })
     if cfg.categorical:
         params["categorical"] = ",".join(cfg.categorical)
+    if cfg.feature_lookups:
+        params["feature_tables"] = ",".join(c.table_name for c in cfg.feature_lookups)
     return {k: v for k, v in params.items() if v is not None}
 
 
