@@ -139,3 +139,51 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop(signal.SIGKILL if exc[0] is not None else signal.SIGTERM)
+
+
+def feature_model_store(spark, tmp_path: Path) -> tuple[str, tuple[str, str], object]:
+    """A new store under ``tmp_path`` with a regression tree logged (and registered as
+    ``churn_features``) by ``FeatureEngineeringClient.log_model`` on two feature tables: a
+    time-series ``activity`` (customers 1-7, three days each, spend and visits; deletion vectors
+    on; customer 5's latest spend a stored null) and a ``profile`` (customers 1-5, age looked up
+    as ``customer_age``, default 0). The labels (customers 1-8, key and time excluded) keep
+    ``tenure``. Returns the store, the two table paths, and the tree."""
+    import datetime as dt
+
+    from sklearn.tree import DecisionTreeRegressor
+
+    import sparktrack
+    from sparktrack.features import FeatureEngineeringClient, FeatureLookup
+    from sparktrack.testing import fresh_store
+
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    store = str(tmp_path / "store")
+    activity, profile = str(tmp_path / "activity"), str(tmp_path / "profile")
+    day = dt.datetime(2026, 3, 1)
+    rows = [(c, day + dt.timedelta(days=d), None if (c, d) == (5, 10) else float(c * 10 + d), float(c + d))
+            for c in range(1, 8) for d in (0, 5, 10)]
+    with fresh_store(spark, root=store) as client:
+        fe = FeatureEngineeringClient(client=client)
+        fe.create_table(name=activity, primary_keys=["customer_id", "ts"], timeseries_column="ts",
+                        df=spark.createDataFrame(rows, "customer_id long, ts timestamp, spend double, visits double"))
+        spark.sql(f"ALTER TABLE delta.`{activity}` SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')")
+        fe.create_table(name=profile, primary_keys="customer_id",
+                        df=spark.createDataFrame([(c, 20 + 3 * c) for c in range(1, 6)], "customer_id long, age long"))
+        labels = spark.createDataFrame(
+            [(c, day + dt.timedelta(days=d, hours=1), float((c * 7 + d) % 13), float(c * 3 + d % 4))
+             for c in range(1, 9) for d in (1, 6, 11)],
+            "customer_id long, event_time timestamp, tenure double, value double")
+        training = fe.create_training_set(df=labels, label="value", exclude_columns=["customer_id", "event_time"],
+                                          feature_lookups=[
+            FeatureLookup(table_name=activity, lookup_key="customer_id", timestamp_lookup_key="event_time"),
+            FeatureLookup(table_name=profile, lookup_key="customer_id", rename_outputs={"age": "customer_age"},
+                          default_values={"age": 0}),
+        ])
+        train = training.load_df().toPandas()
+        features = ["tenure", "spend", "visits", "customer_age"]
+        target = train.value + train.spend.fillna(-5) / 3 + train.visits.fillna(0) + train.customer_age / 10
+        tree = DecisionTreeRegressor(random_state=0).fit(train[features], target)
+        with sparktrack.start_run():
+            fe.log_model(model=tree, artifact_path="model", flavor=sparktrack.sklearn, training_set=training,
+                         registered_model_name="churn_features")
+    return store, (activity, profile), tree

@@ -2,7 +2,8 @@
 
     GET  /ping, /health   200 once every route has a model loaded, else 503
     GET  /version         the sparktrack version
-    GET  /metadata        what each route serves: model, version, alias, run, signature
+    GET  /metadata        what each route serves: model, version, alias, run, signature, and the
+                          feature lookups (with each table's snapshot version) of a feature model
     GET  /metrics         Prometheus text
     POST /invocations     score a JSON or CSV body; {"predictions": [...]}
 
@@ -116,7 +117,7 @@ class Endpoint:
                     raise ServingError(503, "MODEL_NOT_LOADED",
                                        f"Route {route.name!r} has no model loaded yet"
                                        + (f" ({route.error})" if route.error else "") + "; retry shortly.")
-                parsed = protocol.parse_request(body, mime, served.columns)
+                parsed = protocol.parse_request(body, mime, served.request_columns)
                 predictions = await asyncio.wait_for(self._score(route, served, parsed),
                                                      self.config.request_timeout)
                 status, payload = 200, protocol.predictions_body(predictions)

@@ -65,6 +65,7 @@ class EndpointConfig:
     port: int = 5000
     workers: int = 1
     poll_interval: float = 10.0  # seconds between checks of the routes' aliases
+    feature_refresh_interval: float = 2.0  # seconds between checks of feature tables' versions
     log_inference: bool = True
     sampling_fraction: float = 1.0  # of requests written to the inference table
     max_request_bytes: int = 16 << 20
@@ -90,6 +91,7 @@ class EndpointConfig:
         checks = {
             "port": 0 <= self.port <= 65535, "workers": 1 <= self.workers <= 64,
             "poll_interval": self.poll_interval > 0,
+            "feature_refresh_interval": self.feature_refresh_interval > 0,
             "sampling_fraction": 0 < self.sampling_fraction <= 1,
             "max_request_bytes": self.max_request_bytes > 0, "request_timeout": self.request_timeout > 0,
             "max_concurrency": self.max_concurrency >= 1, "max_queue": self.max_queue >= 0,
@@ -118,6 +120,7 @@ class EndpointConfig:
 _RANGES = {
     "port": "Use 0-65535 (0: any free port).", "workers": "Use 1-64.",
     "poll_interval": "Use a number of seconds above 0.",
+    "feature_refresh_interval": "Use a number of seconds above 0.",
     "sampling_fraction": "Use a fraction above 0 and at most 1.",
     "max_request_bytes": "Use a positive number of bytes.",
     "request_timeout": "Use a number of seconds above 0.",

@@ -5,6 +5,10 @@ A route whose URI follows the registry (``models:/name@alias``, ``models:/name/l
 checked every ``poll_interval`` seconds by a background thread. When it names another version,
 that version is loaded beside the one serving, and then takes its place in one assignment:
 requests already running finish on the model they started with, and none fails.
+
+A model logged with a training set (its descriptor has a ``feature_spec``) is served with an
+``OnlineLookup`` (sparktrack.features.online): each request frame gets its features from
+in-memory snapshots of the feature tables before the signature is enforced.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from sparktrack.client import SparkTrackClient
+    from sparktrack.features.online import OnlineLookup
     from sparktrack.models.base import LoadedModel
     from sparktrack.serving.config import EndpointConfig, RouteConfig
 
@@ -36,7 +41,8 @@ ROW_WISE_FLAVORS = ("sklearn", "spark")
 
 @dataclass
 class ServedModel:
-    """A loaded model and where it came from; ``batcher`` scores concurrent requests together."""
+    """A loaded model and where it came from; ``batcher`` scores concurrent requests together, and
+    ``lookup`` adds the features of a model logged with a training set."""
 
     model: LoadedModel
     uri: str  # the route's URI, as configured
@@ -45,13 +51,23 @@ class ServedModel:
     run_id: str
     columns: list[str] | None  # the columns it reads, when known (signature or the model's own)
     batcher: Batcher | None = None
+    lookup: OnlineLookup | None = None
 
     @property
     def label(self) -> str:
         return str(self.version) if self.version is not None else self.model.descriptor.run_id
 
+    @property
+    def request_columns(self) -> list[str] | None:
+        """The columns a request carries: a feature model's keys and training columns (its
+        features are looked up), else the columns the model reads."""
+        return self.lookup.request_columns if self.lookup is not None else self.columns
+
     def check(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame`` with the signature applied; a ``ModelInputError`` when it does not fit."""
+        """``frame`` with its features looked up (for a feature model) and the signature applied;
+        a ``ModelInputError`` when it does not fit."""
+        if self.lookup is not None:
+            frame = self.lookup.augment(frame)
         return enforce(frame, self.model.descriptor.signature, self.columns, f"model {self.uri}")
 
     def predict(self, checked: pd.DataFrame) -> Any:
@@ -80,8 +96,15 @@ class ServedModel:
             "alias": alias, "run_id": self.run_id, "flavor": descriptor.flavor,
             "signature": descriptor.signature, "input_columns": self.columns,
             "output_column": descriptor.output_column, "output_type": descriptor.output_type,
-            "feature_spec": None,  # the feature lookups, once models record them (feature store)
+            "feature_spec": self.lookup.metadata() if self.lookup is not None else None,
         }
+
+    def close(self) -> None:
+        """Stop batching and following the feature tables (once no request can still pick it)."""
+        if self.batcher is not None:
+            self.batcher.close()
+        if self.lookup is not None:
+            self.lookup.close()
 
 
 def load(uri: str, client: SparkTrackClient, config: EndpointConfig) -> ServedModel:
@@ -99,11 +122,27 @@ def load(uri: str, client: SparkTrackClient, config: EndpointConfig) -> ServedMo
         name, version, source = found.name, found.version, found.source
     model = models.load_model(source, client=client)
     served = ServedModel(model, uri, name, version, model.descriptor.run_id, model.input_columns)
+    if model.descriptor.feature_spec is not None:
+        served.lookup = _online_lookup(model.descriptor.feature_spec, uri, client, config)
     if config.batching == "on" or (config.batching == "auto" and model.descriptor.flavor in ROW_WISE_FLAVORS):
         served.batcher = Batcher(served.predict, config.max_batch_rows, served.label)
     if model.descriptor.flavor == "spark":
         _warm(served)
     return served
+
+
+def _online_lookup(spec: dict[str, Any], uri: str, client: SparkTrackClient,
+                   config: EndpointConfig) -> OnlineLookup:
+    """The model's feature tables, read now (a missing table or column fails the load) and then
+    followed every ``feature_refresh_interval`` seconds."""
+    from sparktrack.features.online import OnlineLookup
+    from sparktrack.features.spec import FeatureSpec
+
+    lookup = OnlineLookup(FeatureSpec.from_dict(spec), model=f"model {uri}",
+                          storage_options=client.store.location.storage_options,
+                          refresh_interval=config.feature_refresh_interval)
+    lookup.start()
+    return lookup
 
 
 def current_version(uri: str, client: SparkTrackClient) -> int | None:
@@ -206,9 +245,9 @@ class Router:
                 route.served = load(route.config.model, self.client, self.config)
                 route.error = None
                 before = old.version if old else None
-                if old is not None and old.batcher is not None:
+                if old is not None:
                     # requests that picked the old model just before the switch still submit to it
-                    timer = threading.Timer(max(5.0, self.config.request_timeout), old.batcher.close)
+                    timer = threading.Timer(max(5.0, self.config.request_timeout), old.close)
                     timer.daemon = True
                     timer.start()
                 switched.append(route.name)
@@ -232,3 +271,6 @@ class Router:
 
     def stop(self) -> None:
         self._stop.set()
+        for route in self.routes.values():
+            if route.served is not None and route.served.lookup is not None:
+                route.served.lookup.close()
