@@ -200,6 +200,11 @@ def test_demo_runs_end_to_end_in_a_fresh_process(tmp_path):
     assert [(row[0], row[2], row[3], row[-1]) for row in lineage] == [
         (str(i), name, "1", "0") for name in ("churn_gbt", "churn_rf") for i in range(3)]
     assert f"jobs/batch_score.py --store {store} --model models:/churn_gbt@Champion" in out
+    assert "registered churn_rf_features version 1, trained on table version 1" in out
+    assert "looked the features up point in time (table version 2) and scored 2000 rows" in out
+    header = lines.index(["customer_id", "event_time", "support_calls_30d", "prediction", "model_version",
+                          "feature_table", "trained_on_version"])
+    assert [(row[0], row[-1]) for row in lines[header + 1:header + 4]] == [(str(i), "1") for i in range(3)]
     assert f"Starting Spark and opening store at {store}" in err and "Demo done in " in err
     assert "Traceback" not in err
     assert ":: resolving dependencies" not in err and "Ivy" not in out + err  # held back on success
