@@ -151,11 +151,23 @@ def test_bad_tables_and_lookups_are_clear_errors(spark, fe, tmp_path):
          InvalidValueError, "distinct output columns; 'x'"),
         (lambda: fe.create_training_set(df=spine, label="nope", feature_lookups=[]), InvalidValueError,
          "a column of df"),
+        (lambda: fe.create_table(name="bad name!", primary_keys=["id"], df=ts), InvalidValueError,
+         "a catalog name of up to three dot-separated identifiers"),
+        (lambda: fe.write_table(name=str(tmp_path / "missing"), df=ts), TableNotFoundError, "no feature table"),
+        (lambda: fe.write_table(name=name, df=ts, mode="overwrite"), InvalidValueError, "'merge'"),
+        (lambda: fe.read_table(name=name, as_of=1.5), InvalidValueError, "a Delta version (int)"),
+        (lambda: fe.create_table(name=str(tmp_path / "t4"), primary_keys=["id"], df=ts, tags={"k": 1}),
+         InvalidValueError, "a string of at most 5000"),
+        (lambda: fe.score_batch(model_uri="models:/no_such_model/1", df=spine), Exception, "no_such_model"),
+        (lambda: fe.score_batch(model_uri="nope:/x", df=spine), Exception, "nope:/x"),
     ]
+    version = fe.get_table(name=name).delta_version
     for action, error, words in cases:
         with pytest.raises(error) as raised:
             action()
         assert words in str(raised.value), str(raised.value)
+    assert fe.get_table(name=name).delta_version == version  # nothing written
+    assert [t.name for t in fe.search_tables()] == [name]
 
 
 def _customer_tables(spark, fe, tmp_path):
