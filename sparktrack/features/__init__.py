@@ -9,6 +9,9 @@
         FeatureLookup(table_name="/data/features/customers", lookup_key="customer_id",
                       timestamp_lookup_key="event_time", lookback_window=timedelta(days=30))])
     train_df = training.load_df()
+    fe.log_model(model=model, artifact_path="model", flavor=sparktrack.sklearn, training_set=training,
+                 registered_model_name="churn")
+    scored = fe.score_batch(model_uri="models:/churn/1", df=new_rows)   # the features looked up
 
 A feature table is a Delta table (a path or a catalog name) whose table properties name its
 primary keys and its timeseries column; see sparktrack.features.tables. Lookups are joined as
@@ -16,8 +19,10 @@ sparktrack.features.join describes: one sort-based pass per table, point in time
 time-series table.
 """
 
-from sparktrack.features.client import FeatureEngineeringClient, TrainingSet
+from sparktrack.features.client import FeatureEngineeringClient, FeatureStoreClient, TrainingSet
 from sparktrack.features.lookup import FeatureLookup
+from sparktrack.features.spec import FeatureSpec
 from sparktrack.features.tables import FeatureTable
 
-__all__ = ["FeatureEngineeringClient", "FeatureLookup", "FeatureTable", "TrainingSet"]
+__all__ = ["FeatureEngineeringClient", "FeatureLookup", "FeatureSpec", "FeatureStoreClient", "FeatureTable",
+           "TrainingSet"]

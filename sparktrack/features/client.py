@@ -7,7 +7,7 @@ Every change to a feature table is also recorded in the store (``features.store`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from sparktrack.errors import InvalidValueError
@@ -62,7 +62,7 @@ class TrainingSet:
             spec = LookupSpec.of(resolved)
             kept = tuple(f for f in spec.features if f[1] not in excluded)
             if kept:
-                lookups.append(LookupSpec(**{**spec.__dict__, "features": kept}))
+                lookups.append(replace(spec, features=kept))
         looked_up = {out for spec in lookups for out in spec.outputs}
         columns = [c for c in self._df.columns if c != self.label and c not in excluded and c not in looked_up]
         return FeatureSpec(tuple(lookups), tuple(columns), self.label, self.exclude_columns)
@@ -99,7 +99,7 @@ class FeatureEngineeringClient:
 
     def _changed(self, name: str, action: str) -> FeatureTable:
         table = tables.describe(self.spark, name)
-        self._record.record(table, action, table.location)
+        self._record.record(table, action)
         return table
 
     def create_table(self, *, name: str, primary_keys: str | Sequence[str], df: DataFrame | None = None,
@@ -139,7 +139,7 @@ class FeatureEngineeringClient:
         history, and models trained on it keep the versions they used in their lineage)."""
         table = tables.describe(self.spark, name)
         tables.drop(self.spark, table)
-        self._record.record(table, DROP, table.location)
+        self._record.record(table, DROP)
 
     def set_feature_table_tag(self, *, name: str, key: str, value: str) -> None:
         tables.set_tag(self.spark, tables.describe(self.spark, name), key, value)
@@ -217,8 +217,6 @@ class FeatureEngineeringClient:
         run input (context ``feature_lookup``) at the Delta version the training set read, then
         the model is registered when ``registered_model_name`` is given. Without a signature or
         input example, the signature is the training set's columns less the label."""
-        from dataclasses import replace
-
         from sparktrack._flavors import client_and_run
         from sparktrack.models.signature import from_struct
         from sparktrack.tracking import fluent

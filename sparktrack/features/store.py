@@ -26,11 +26,11 @@ class FeatureTableStore:
     def __init__(self, store: Store):
         self._store = store
 
-    def record(self, table: FeatureTable, action: str, location: str) -> None:
+    def record(self, table: FeatureTable, action: str) -> None:
         """One event: ``table`` as it is after ``action``, committed now."""
         features = [{"name": name, "type": table.schema[name]} for name in table.features]
         row = layout.FEATURE_TABLE_EVENTS.row(
-            name=table.name, location=location, action=action, primary_keys=json.dumps(list(table.primary_keys)),
+            name=table.name, location=table.location, action=action, primary_keys=json.dumps(list(table.primary_keys)),
             timeseries_column=table.timeseries_column, features_json=json.dumps(features),
             description=table.description, tags_json=json.dumps(table.tags, sort_keys=True),
             delta_version=table.delta_version, event_time=now_ms(), seq=next(self._store.seq),
