@@ -6,11 +6,14 @@ ordered by time, feature rows first at equal times; a window's ``last(struct, ig
 then carries each feature row forward to the spine rows after it. That is one shuffle, and no
 row is multiplied, whatever the number of versions per key (a range join with ``row_number``
 multiplies every spine row by the versions before it first). Only feature rows whose key is in
-the spine and whose time is in the spine's range (less the lookback window) take part.
+the spine (a broadcast semi-join on the spine's keys, when they are small enough to broadcast)
+and whose time is in the spine's range (less the lookback window; one small job finds it) take
+part.
 
 The features travel as one struct, which is null only on spine rows: a feature row whose
 values are null is carried as it is, so a stored null stays null and never falls back to an
-older value. A table without a timeseries column is an exact key join.
+older value. The struct holds the feature row's time only when a lookback window needs it. A
+table without a timeseries column is an exact key join.
 """
 
 from __future__ import annotations
@@ -82,33 +85,45 @@ def _as_of(spine: DataFrame, table: DataFrame, plan: JoinPlan) -> DataFrame:
     from pyspark.sql import functions as F
 
     keys = [s for s, _ in plan.keys]
-    time_column = plan.spine_time
-    bounds = spine.agg(F.min(_q(time_column)).alias("lo"), F.max(_q(time_column)).alias("hi")).collect()[0]
-    rows = table.select(
-        *(F.col(_q(t)).alias(s) for s, t in plan.keys),
-        F.col(_q(plan.table_time)).cast("timestamp").alias(_TIME),
-        F.struct(*(F.col(_q(t)).alias(out) for t, out in plan.features),
-                 F.col(_q(plan.table_time)).cast("timestamp").alias(_FEATURE_TIME)).alias(_FEATURES),
-    ).where(F.col(_TIME).isNotNull() & _all([F.col(_q(s)).isNotNull() for s in keys]))
-    if bounds.hi is not None:
-        rows = rows.where(F.col(_TIME) <= F.lit(bounds.hi))
-        if plan.lookback is not None:
-            rows = rows.where(F.col(_TIME) >= F.lit(bounds.lo) - F.expr(_interval(plan.lookback)))
-    rows = rows.join(spine.select(*(_q(k) for k in keys)).distinct(), on=keys, how="left_semi")
-    left = spine.select("*", F.col(_q(time_column)).cast("timestamp").alias(_TIME),
+    time = F.col(_q(plan.table_time)).cast("timestamp")
+    carried = [F.col(_q(t)).alias(out) for t, out in plan.features]
+    if plan.lookback is not None:  # the carried row's time, for the gap to the spine row's
+        carried.append(time.alias(_FEATURE_TIME))
+    rows = table.select(*(F.col(_q(t)).alias(s) for s, t in plan.keys), time.alias(_TIME),
+                        F.struct(*carried).alias(_FEATURES)) \
+        .where(F.col(_TIME).isNotNull() & _all([F.col(_q(s)).isNotNull() for s in keys]))
+    rows = _in_spine_range(rows, spine, plan)
+    # No distinct(): a broadcast semi-join drops the build side's duplicate keys itself, and a
+    # distinct would be one more shuffle of the spine before the window's.
+    rows = rows.join(spine.select(*(_q(k) for k in keys)), on=keys, how="left_semi")
+    left = spine.select("*", F.col(_q(plan.spine_time)).cast("timestamp").alias(_TIME),
                         F.lit(True).alias(_IS_SPINE))
-    right = rows.withColumn(_IS_SPINE, F.lit(False))
-    combined = left.unionByName(right, allowMissingColumns=True)
+    combined = left.unionByName(rows.withColumn(_IS_SPINE, F.lit(False)), allowMissingColumns=True)
     window = (Window.partitionBy(*(_q(k) for k in keys))
               .orderBy(F.col(_TIME).asc_nulls_first(), F.col(_IS_SPINE).asc())
               .rowsBetween(Window.unboundedPreceding, Window.currentRow))
     found = F.last(F.col(_FEATURES), ignorenulls=True).over(window)
     scored = combined.withColumn(_FEATURES, found).where(F.col(_IS_SPINE))
-    matched = F.col(f"{_FEATURES}.{_FEATURE_TIME}").isNotNull() & F.col(_TIME).isNotNull()
+    # A spine row whose time is null sorts before every feature row of its key, so it finds none.
+    matched = F.col(_FEATURES).isNotNull()
     if plan.lookback is not None:
-        matched = matched & (F.col(f"{_FEATURES}.{_FEATURE_TIME}")
-                             >= F.col(_TIME) - F.expr(_interval(plan.lookback)))
+        matched = F.col(f"{_FEATURES}.{_FEATURE_TIME}") >= F.col(_TIME) - F.expr(_interval(plan.lookback))
     return scored.select(*(F.col(_q(c)) for c in spine.columns), *_outputs(plan, table, matched))
+
+
+def _in_spine_range(rows: DataFrame, spine: DataFrame, plan: JoinPlan) -> DataFrame:
+    """``rows`` less those after the spine's last time, or (with a lookback window) before its
+    first time less the window: one small job for the spine's bounds."""
+    from pyspark.sql import functions as F
+
+    time = F.col(_q(plan.spine_time)).cast("timestamp")
+    bounds = spine.agg(F.min(time).alias("lo"), F.max(time).alias("hi")).collect()[0]
+    if bounds.hi is None:  # no spine row has a time, so none finds a feature row
+        return rows.where(F.lit(False))
+    rows = rows.where(F.col(_TIME) <= F.lit(bounds.hi))
+    if plan.lookback is not None:
+        rows = rows.where(F.col(_TIME) >= F.lit(bounds.lo) - F.expr(_interval(plan.lookback)))
+    return rows
 
 
 def _interval(window: dt.timedelta) -> str:
