@@ -69,6 +69,14 @@ from sparktrack.tracking.fluent import (  # noqa: E402
 _LAZY_SUBMODULES = ("models", "pyfunc", "registry", "sklearn", "spark")
 
 
+def autolog(**flags):
+    """Autologging for every supported flavor whose library is installed (scikit-learn), with
+    MLflow's flags: see ``sparktrack.autologging``."""
+    from sparktrack.autologging import autolog as turn_on
+
+    return turn_on(**flags)
+
+
 def __getattr__(name: str):
     if name in _LAZY_SUBMODULES:
         import importlib
@@ -95,6 +103,7 @@ __all__ = [
     "ViewType",
     "__version__",
     "active_run",
+    "autolog",
     "create_experiment",
     "delete_experiment",
     "delete_run",

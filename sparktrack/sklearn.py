@@ -13,7 +13,15 @@ if TYPE_CHECKING:
     from sparktrack.models.base import ModelInfo
     from sparktrack.models.pyfunc import PythonModel
 
-__all__ = ["load_model", "log_model"]
+__all__ = ["autolog", "load_model", "log_model"]
+
+
+def autolog(**flags: Any) -> None:
+    """Track every scikit-learn ``fit``: see ``sparktrack.autologging.sklearn.autolog`` for the
+    flags (MLflow's names and defaults)."""
+    from sparktrack.autologging import sklearn
+
+    sklearn.autolog(**flags)
 
 
 def log_model(estimator: Any, artifact_path: str, *, input_example: Any = None, signature: Any = None,

@@ -4,7 +4,12 @@ the whole test session, started only by the tests that are about Spark (``spark`
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# A failure inside autologging raises in tests instead of warning (see sparktrack.autologging.safety).
+os.environ.setdefault("SPARKTRACK_AUTOLOGGING_TESTING", "true")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ EXPECTED = {
     "ActiveRun", "DatasetInput", "Experiment", "LifecycleStage", "Metric", "Param", "Run", "RunData",
     "RunInfo", "RunStatus", "RunTag", "SparkTrackClient", "SparkTrackError", "TrackingClient", "ViewType",
     "__version__",
-    "active_run", "create_experiment", "delete_experiment", "delete_run", "delete_tag", "end_run",
+    "active_run", "autolog", "create_experiment", "delete_experiment", "delete_run", "delete_tag", "end_run",
     "flush", "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_metric_history",
     "get_run", "get_tracking_uri", "log_artifact", "log_artifacts", "log_batch", "log_dict",
     "load_model", "log_input", "log_metric", "log_metrics", "log_param", "log_params", "log_text",

@@ -3,6 +3,7 @@ tables jobs read: by Delta path or catalog name, pinned to a version."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
@@ -86,6 +87,25 @@ def _frame_input(df: DataFrame, context: str | None, name: str | None) -> Datase
         source, version = (",".join(files[:20]) if files else "<in-memory>"), None
         source_type = "files" if files else "dataframe"
     return _described(source, version, schema_json, source_type, context, name)
+
+
+def pandas_input(frame: object, context: str | None = None, name: str | None = None) -> DatasetInput:
+    """A ``DatasetInput`` for an in-memory pandas frame or numpy array (what a scikit-learn fit
+    got): its shape and column types, and a digest of those and of its first and last 1,000 rows
+    (a fixed cost, whatever the frame's size)."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    table = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(np.asarray(frame))
+    schema_json = json.dumps({"shape": list(table.shape),
+                              "columns": [{"name": str(c), "type": str(t)} for c, t in table.dtypes.items()]})
+    ends = pd.concat([table.head(1000), table.tail(1000)]) if len(table) > 2000 else table
+    hashed = pd.util.hash_pandas_object(ends, index=False).to_numpy().tobytes()
+    dataset = _described("<in-memory>", None, schema_json + hashlib.sha256(hashed).hexdigest(), "dataframe",
+                         context, name)
+    return dataclasses.replace(dataset, schema_json=schema_json)
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,7 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
 
             tags[NOTE] = description
         run = c.create_run(
-            experiment_id or _active_experiment.get() or DEFAULT_EXPERIMENT_ID,
+            experiment_id or current_experiment_id(),
             tags=tags, run_name=run_name,
             parent_run_id=active[-1].info.run_id if active else None,
         )
@@ -182,6 +182,11 @@ def end_run(status: str | RunStatus = RunStatus.FINISHED) -> None:
 def active_run() -> ActiveRun | None:
     active = _active_runs.get()
     return active[-1] if active else None
+
+
+def current_experiment_id() -> str:
+    """The experiment new runs go to: the one ``set_experiment`` set, else the default."""
+    return _active_experiment.get() or DEFAULT_EXPERIMENT_ID
 
 
 def logging_run_id(check: Callable[[], object] | None = None) -> str:
@@ -324,7 +329,7 @@ def search_runs(experiment_ids: str | Sequence[str] | None = None, filter_string
                 experiment_names: Sequence[str] | None = None):
     """Search runs; with no experiment given, the active experiment (as MLflow does)."""
     if experiment_ids is None and experiment_names is None:
-        experiment_ids = [_active_experiment.get() or DEFAULT_EXPERIMENT_ID]
+        experiment_ids = [current_experiment_id()]
     return client().search_runs(experiment_ids, filter_string, run_view_type, max_results,
                                 order_by, output_format, experiment_names)
 

@@ -1,0 +1,233 @@
+"""scikit-learn autologging: every estimator's ``fit`` is tracked, with MLflow's names.
+
+``autolog()`` patches ``fit`` on each class ``sklearn.utils.all_estimators()`` lists (and on
+Pipeline and the searches), whether the class defines it or inherits it. Only the outermost fit is logged: a
+Pipeline's steps, a search's inner fits and a ``super().fit`` run unpatched inside it.
+
+For the outermost fit:
+- With no active run, a run is created (tag ``sparktrack.autologging=sklearn``) and ended
+  FINISHED, or FAILED when the fit raises or is interrupted.
+- With an active run, it is logged into and left open; a second autologged fit in the same run
+  goes to a nested child run instead (MLflow fails on "changing param values" there). With
+  ``exclusive=True`` nothing is logged into a run the user started.
+- Logged: ``get_params(deep=True)``, the tags ``estimator_name`` and ``estimator_class``, the
+  training metrics (one ``predict`` pass, and one ``predict_proba`` pass for classifiers that
+  have it), the fitted estimator itself as the model (with a signature for a pandas ``X``, and
+  an input example when asked), and ``X`` as a dataset input (context ``train``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from sparktrack.autologging import safety
+
+FLAVOR = "sklearn"
+AUTOLOG_TAG = "sparktrack.autologging"
+#: Searches whose fit is patched although all_estimators() does not list them as such.
+_EXTRA = ("sklearn.pipeline.Pipeline", "sklearn.model_selection.GridSearchCV",
+          "sklearn.model_selection.RandomizedSearchCV")
+_FIT_METHODS = ("fit",)
+
+
+@dataclass(frozen=True)
+class AutologConfig:
+    log_input_examples: bool = False
+    log_model_signatures: bool = True
+    log_models: bool = True
+    log_datasets: bool = True
+    exclusive: bool = False
+    silent: bool = False
+    max_tuning_runs: int | None = 5
+    log_post_training_metrics: bool = True
+    training_metrics: bool = True
+    registered_model_name: str | None = None
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+_config: AutologConfig | None = None
+#: Runs the user started that an autologged fit has already logged into.
+_logged_runs: set[str] = set()
+
+
+def autolog(log_input_examples: bool = False, log_model_signatures: bool = True, log_models: bool = True,
+            log_datasets: bool = True, disable: bool = False, exclusive: bool = False,
+            disable_for_unsupported_versions: bool = False, silent: bool = False,
+            max_tuning_runs: int | None = 5, log_post_training_metrics: bool = True,
+            registered_model_name: str | None = None, extra_tags: Mapping[str, Any] | None = None,
+            training_metrics: bool = True) -> None:
+    """Turn scikit-learn autologging on with these settings (again: new settings), or off with
+    ``disable=True``, which puts every patched ``fit`` back."""
+    global _config
+    from sparktrack.errors import InvalidValueError
+
+    safety.restore(FLAVOR)
+    _config = None
+    if disable:
+        return
+    if max_tuning_runs is not None and (isinstance(max_tuning_runs, bool) or not isinstance(max_tuning_runs, int)
+                                        or max_tuning_runs < 0):
+        raise InvalidValueError("autolog max_tuning_runs", max_tuning_runs, "None or an integer >= 0")
+    if registered_model_name is not None:
+        from sparktrack.registry.client import validate_model_name
+
+        validate_model_name(registered_model_name)
+    _config = AutologConfig(
+        log_input_examples=log_input_examples, log_model_signatures=log_model_signatures, log_models=log_models,
+        log_datasets=log_datasets, exclusive=exclusive, silent=silent, max_tuning_runs=max_tuning_runs,
+        log_post_training_metrics=log_post_training_metrics, training_metrics=training_metrics,
+        registered_model_name=registered_model_name,
+        extra_tags={str(k): str(v) for k, v in (extra_tags or {}).items()})
+    for cls in _estimator_classes():
+        for name in _FIT_METHODS:
+            if callable(getattr(cls, name, None)):
+                safety.patch(FLAVOR, cls, name, _patched_fit)
+
+
+def _estimator_classes() -> list[type]:
+    import importlib
+
+    from sklearn.utils import all_estimators
+
+    classes = {cls for _, cls in all_estimators()}
+    for path in _EXTRA:
+        module, _, name = path.rpartition(".")
+        classes.add(getattr(importlib.import_module(module), name))
+    return sorted(classes, key=lambda c: (c.__module__, c.__qualname__))
+
+
+def _patched_fit(original: Callable[..., Any]) -> Callable[..., Any]:
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        config = _config
+        with safety.outermost(FLAVOR) as outermost:
+            if config is None or not outermost:
+                return original(self, *args, **kwargs)
+            return _fit_and_log(config, original, self, args, kwargs)
+
+    return fit
+
+
+def _fit_and_log(config: AutologConfig, original: Callable[..., Any], estimator: Any, args: tuple,
+                 kwargs: dict) -> Any:
+    from sparktrack.entities import RunStatus
+    from sparktrack.tracking import fluent
+
+    target = safety.guarded(FLAVOR, config.silent, lambda: _run_for_fit(config, estimator))
+    if target is None:
+        return original(estimator, *args, **kwargs)
+    run_id, owned = target
+    client = fluent.client()
+    try:
+        result = original(estimator, *args, **kwargs)
+    except BaseException:
+        if owned:
+            safety.guarded(FLAVOR, config.silent, lambda: client.set_terminated(run_id, RunStatus.FAILED))
+        raise
+    try:
+        safety.guarded(FLAVOR, config.silent, lambda: _log_fit(config, client, run_id, estimator, args, kwargs))
+    finally:
+        if owned:
+            safety.guarded(FLAVOR, config.silent, lambda: client.set_terminated(run_id, RunStatus.FINISHED))
+    return result
+
+
+def _run_for_fit(config: AutologConfig, estimator: Any) -> tuple[str, bool] | None:
+    """The run this fit logs to and whether autolog owns it (then it ends it), or None for no
+    logging (``exclusive`` with a run the user started)."""
+    from sparktrack.tracking import fluent
+
+    active = fluent.active_run()
+    tags = {AUTOLOG_TAG: FLAVOR, **config.extra_tags}
+    client = fluent.client()
+    if active is None:
+        run = client.create_run(fluent.current_experiment_id(), tags=tags, run_name=None)
+        return run.info.run_id, True
+    if config.exclusive:
+        return None
+    parent = active.info.run_id
+    if parent not in _logged_runs:
+        _logged_runs.add(parent)
+        return parent, False
+    child = client.create_run(active.info.experiment_id, tags=tags, parent_run_id=parent)
+    return child.info.run_id, True
+
+
+def _log_fit(config: AutologConfig, client: Any, run_id: str, estimator: Any, args: tuple, kwargs: dict) -> None:
+    from sparktrack.entities import Metric, Param, RunTag, now_ms
+    from sparktrack.tracking.validation import MAX_PARAM_VALUE_LENGTH
+
+    X, y = _fit_data(args, kwargs)
+    params = [Param(key=str(k), value=str(v)[:MAX_PARAM_VALUE_LENGTH]) for k, v in estimator.get_params(deep=True).items()]
+    tags = [RunTag(key="estimator_name", value=type(estimator).__name__),
+            RunTag(key="estimator_class", value=f"{type(estimator).__module__}.{type(estimator).__qualname__}")]
+    metrics = []
+    if config.training_metrics and X is not None and y is not None:
+        now = now_ms()
+        metrics = [Metric(key=k, value=v, timestamp=now, step=0)
+                   for k, v in training_metrics(estimator, X, y, kwargs.get("sample_weight")).items()]
+    client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+    if config.log_datasets and X is not None:
+        from sparktrack.tracking.datasets import pandas_input
+
+        client.log_inputs(run_id, [pandas_input(X, context="train")])
+    if config.log_models:
+        _log_model(config, client, run_id, estimator, X)
+
+
+def _fit_data(args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    X = args[0] if args else kwargs.get("X")
+    y = args[1] if len(args) > 1 else kwargs.get("y")
+    return X, y
+
+
+def training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
+    """MLflow's training metrics: for classifiers accuracy, weighted precision, recall and F1,
+    log loss and ROC AUC (with predict_proba); for regressors MSE, RMSE, MAE and R²; for both
+    ``training_score``. One predict pass (and one predict_proba pass)."""
+    from sklearn import metrics as m
+    from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier, is_regressor
+
+    found: dict[str, float] = {}
+    if not callable(getattr(estimator, "predict", None)):
+        return found
+    predicted = estimator.predict(X)
+    weights = {"sample_weight": sample_weight}
+    if is_classifier(estimator):
+        found["training_accuracy_score"] = m.accuracy_score(y, predicted, **weights)
+        for name, score in (("precision", m.precision_score), ("recall", m.recall_score), ("f1", m.f1_score)):
+            found[f"training_{name}_score"] = score(y, predicted, average="weighted", zero_division=0, **weights)
+        if callable(getattr(estimator, "predict_proba", None)):
+            probabilities = estimator.predict_proba(X)
+            found["training_log_loss"] = m.log_loss(y, probabilities, labels=estimator.classes_, **weights)
+            if probabilities.shape[1] == 2:
+                found["training_roc_auc"] = m.roc_auc_score(y, probabilities[:, 1], **weights)
+            elif probabilities.shape[1] > 2:
+                found["training_roc_auc"] = m.roc_auc_score(y, probabilities, multi_class="ovr",
+                                                            labels=estimator.classes_, **weights)
+        if type(estimator).score is ClassifierMixin.score:  # the accuracy, already computed
+            found["training_score"] = found["training_accuracy_score"]
+    elif is_regressor(estimator):
+        mse = m.mean_squared_error(y, predicted, **weights)
+        found.update({"training_mean_squared_error": mse, "training_root_mean_squared_error": math.sqrt(mse),
+                      "training_mean_absolute_error": m.mean_absolute_error(y, predicted, **weights),
+                      "training_r2_score": m.r2_score(y, predicted, **weights)})
+        if type(estimator).score is RegressorMixin.score:  # R², already computed
+            found["training_score"] = found["training_r2_score"]
+    if "training_score" not in found and callable(getattr(estimator, "score", None)):
+        found["training_score"] = estimator.score(X, y, **({"sample_weight": sample_weight} if sample_weight is not None else {}))
+    return {k: float(v) for k, v in found.items()}
+
+
+def _log_model(config: AutologConfig, client: Any, run_id: str, estimator: Any, X: Any) -> None:
+    import pandas as pd
+
+    from sparktrack.models import sklearn as sklearn_models
+    from sparktrack.models.signature import from_pandas
+
+    frame = X if isinstance(X, pd.DataFrame) else None
+    example = frame.head(5) if frame is not None and config.log_input_examples else None
+    signature = from_pandas(frame.head(5)) if frame is not None and config.log_model_signatures else None
+    sklearn_models.log_model(estimator, "model", client=client, run_id=run_id, input_example=example,
+                             signature=signature, registered_model_name=config.registered_model_name)
