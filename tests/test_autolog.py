@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -146,3 +148,29 @@ def test_a_failure_in_the_logging_code_warns_once_and_never_breaks_the_fit(clien
         sparktrack.sklearn.autolog(registered_model_name="bad name!")
     with pytest.raises(Exception, match="max_tuning_runs"):
         sparktrack.sklearn.autolog(max_tuning_runs=-1)
+
+
+def test_a_grid_search_logs_its_best_candidates_as_child_runs_and_the_best_estimator(client, iris):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = iris
+    sparktrack.sklearn.autolog(max_tuning_runs=3)
+    search = GridSearchCV(LogisticRegression(max_iter=300), {"C": [0.01, 0.1, 1.0, 10.0], "fit_intercept": [True, False]},
+                          cv=3).fit(X, y)
+    runs = _runs(client)
+    (parent,) = [r for r in runs if r.info.parent_run_id is None]
+    children = [r for r in runs if r.info.parent_run_id == parent.info.run_id]
+    assert len(runs) == 4 and len(children) == 3  # the 8 candidates' inner fits are not runs
+    assert parent.data.params["best_C"] == str(search.best_params_["C"])
+    assert parent.data.params["best_fit_intercept"] == str(search.best_params_["fit_intercept"])
+    assert parent.data.metrics["best_cv_score"] == pytest.approx(search.best_score_)
+    assert parent.data.tags["estimator_name"] == "GridSearchCV" and "estimator__C" in parent.data.params
+    ranks = sorted(c.data.metrics["rank_test_score"] for c in children)
+    assert ranks == sorted(search.cv_results_["rank_test_score"])[:3]
+    assert {"mean_test_score", "std_test_score", "mean_fit_time"} <= set(children[0].data.metrics)
+    assert set(children[0].data.params) == {"C", "fit_intercept"}
+    csv = pd.read_csv(io.StringIO(client.load_text(parent.info.run_id, "cv_results.csv")))
+    assert len(csv) == 8 and "mean_test_score" in csv.columns
+    loaded = sparktrack.load_model(f"runs:/{parent.info.run_id}/model")
+    assert type(loaded.native) is LogisticRegression and loaded.native.get_params() == search.best_estimator_.get_params()
+    np.testing.assert_array_equal(loaded.native.predict(X), search.predict(X))

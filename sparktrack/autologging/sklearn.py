@@ -167,13 +167,44 @@ def _log_fit(config: AutologConfig, client: Any, run_id: str, estimator: Any, ar
         now = now_ms()
         metrics = [Metric(key=k, value=v, timestamp=now, step=0)
                    for k, v in training_metrics(estimator, X, y, kwargs.get("sample_weight")).items()]
+    search = hasattr(estimator, "cv_results_") and hasattr(estimator, "best_params_")
+    if search:
+        params += [Param(key=f"best_{k}", value=str(v)[:MAX_PARAM_VALUE_LENGTH]) for k, v in estimator.best_params_.items()]
+        metrics.append(Metric(key="best_cv_score", value=float(estimator.best_score_), timestamp=now_ms(), step=0))
     client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
     if config.log_datasets and X is not None:
         from sparktrack.tracking.datasets import pandas_input
 
         client.log_inputs(run_id, [pandas_input(X, context="train")])
+    if search:
+        _log_search(config, client, run_id, estimator)
     if config.log_models:
-        _log_model(config, client, run_id, estimator, X)
+        best = getattr(estimator, "best_estimator_", None) if search else estimator
+        if best is not None:
+            _log_model(config, client, run_id, best, X)
+
+
+def _log_search(config: AutologConfig, client: Any, run_id: str, search: Any) -> None:
+    """A search's ``cv_results.csv``, and a child run for each of the best ``max_tuning_runs``
+    candidates (by ``rank_test_score``) with its params and its mean_/std_/rank_ results."""
+    import pandas as pd
+
+    from sparktrack.entities import Metric, Param, RunStatus, now_ms
+
+    results = pd.DataFrame(search.cv_results_)
+    client.log_text(run_id, results.to_csv(index=False), "cv_results.csv")
+    ranked = results.sort_values("rank_test_score", kind="stable") if "rank_test_score" in results else results
+    chosen = ranked if config.max_tuning_runs is None else ranked.head(config.max_tuning_runs)
+    run = client.get_run(run_id)
+    now = now_ms()
+    for _, row in chosen.iterrows():
+        child = client.create_run(run.info.experiment_id, parent_run_id=run_id,
+                                  tags={AUTOLOG_TAG: FLAVOR, **config.extra_tags})
+        metrics = [Metric(key=str(k), value=float(v), timestamp=now, step=0) for k, v in row.items()
+                   if str(k).startswith(("mean_", "std_", "rank_")) and isinstance(v, (int, float))]
+        params = [Param(key=str(k), value=str(v)) for k, v in row["params"].items()]
+        client.log_batch(child.info.run_id, metrics=metrics, params=params)
+        client.set_terminated(child.info.run_id, RunStatus.FINISHED)
 
 
 def _fit_data(args: tuple, kwargs: dict) -> tuple[Any, Any]:
