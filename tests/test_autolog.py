@@ -174,3 +174,36 @@ def test_a_grid_search_logs_its_best_candidates_as_child_runs_and_the_best_estim
     loaded = sparktrack.load_model(f"runs:/{parent.info.run_id}/model")
     assert type(loaded.native) is LogisticRegression and loaded.native.get_params() == search.best_estimator_.get_params()
     np.testing.assert_array_equal(loaded.native.predict(X), search.predict(X))
+
+
+def test_post_training_metrics_follow_each_models_predictions_and_their_slices(client, iris):
+    from sklearn import metrics
+    from sklearn.model_selection import train_test_split
+
+    X, y = iris
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.4, random_state=0)
+    sparktrack.sklearn.autolog(log_models=False)
+    first = LogisticRegression(max_iter=300).fit(X_train, y_train)
+    second = LogisticRegression(max_iter=300, C=0.01).fit(X_train, y_train)
+    pred_first, pred_second = first.predict(X_test), second.predict(X_test)
+    metrics.accuracy_score(y_test, pred_first)
+    metrics.accuracy_score(y_test[:20], pred_second[:20])  # a slice still belongs to its model
+    metrics.f1_score(y_test, pred_first, average="macro")
+    metrics.accuracy_score(y_test, pred_first)  # a repeat: -2
+    first.score(X_test, y_test)
+    runs = {r.data.params["C"]: r for r in _runs(client)}
+    logged = {k for k in runs["1.0"].data.metrics if not k.startswith("training_")}
+    assert logged == {"accuracy_score_X_test", "accuracy_score_X_test-2", "f1_score_X_test",
+                      "LogisticRegression_score_X_test"}
+    assert runs["1.0"].data.metrics["accuracy_score_X_test"] == pytest.approx(float((y_test.to_numpy() == pred_first).mean()))
+    assert {k for k in runs["0.01"].data.metrics if not k.startswith("training_")} == {"accuracy_score_X_test"}
+    assert runs["0.01"].data.metrics["accuracy_score_X_test"] == pytest.approx(
+        float((y_test[:20].to_numpy() == pred_second[:20]).mean()))
+
+    with sparktrack.start_run() as mine:
+        third = LogisticRegression(max_iter=300, C=3.0).fit(X_train, y_train)
+    metrics.accuracy_score(y_test, third.predict(X_test))  # the user ended that run: nothing logged
+    assert not [k for k in client.get_run(mine.info.run_id).data.metrics if not k.startswith("training_")]
+    sparktrack.sklearn.autolog(log_models=False, log_post_training_metrics=False)
+    metrics.accuracy_score(y_test, first.predict(X_test))
+    assert "accuracy_score_X_test-3" not in client.get_run(runs["1.0"].info.run_id).data.metrics

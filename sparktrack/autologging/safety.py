@@ -57,6 +57,11 @@ def patched(flavor: str) -> bool:
     return bool(_patches.get(flavor))
 
 
+def depth(flavor: str) -> int:
+    """How many patched calls of ``flavor`` this thread is inside."""
+    return getattr(_depth, flavor, 0)
+
+
 @contextlib.contextmanager
 def outermost(flavor: str) -> Iterator[bool]:
     """True for the outermost patched call of ``flavor`` in this thread (a Pipeline's stages, a

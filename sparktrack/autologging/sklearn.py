@@ -14,6 +14,7 @@ For the outermost fit:
   training metrics (one ``predict`` pass, and one ``predict_proba`` pass for classifiers that
   have it), the fitted estimator itself as the model (with a signature for a pandas ``X``, and
   an input example when asked), and ``X`` as a dataset input (context ``train``).
+- Afterwards, metrics on its predictions are logged to its run (``post_training``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from sparktrack.autologging import safety
+from sparktrack.autologging import post_training, safety
 
 FLAVOR = "sklearn"
 AUTOLOG_TAG = "sparktrack.autologging"
@@ -64,6 +65,7 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
     from sparktrack.errors import InvalidValueError
 
     safety.restore(FLAVOR)
+    post_training.restore()
     _config = None
     if disable:
         return
@@ -80,10 +82,13 @@ def autolog(log_input_examples: bool = False, log_model_signatures: bool = True,
         log_post_training_metrics=log_post_training_metrics, training_metrics=training_metrics,
         registered_model_name=registered_model_name,
         extra_tags={str(k): str(v) for k, v in (extra_tags or {}).items()})
-    for cls in _estimator_classes():
+    classes = _estimator_classes()
+    for cls in classes:
         for name in _FIT_METHODS:
             if callable(getattr(cls, name, None)):
                 safety.patch(FLAVOR, cls, name, _patched_fit)
+    if log_post_training_metrics:
+        post_training.patch_all(classes)
 
 
 def _estimator_classes() -> list[type]:
@@ -127,6 +132,7 @@ def _fit_and_log(config: AutologConfig, original: Callable[..., Any], estimator:
         raise
     try:
         safety.guarded(FLAVOR, config.silent, lambda: _log_fit(config, client, run_id, estimator, args, kwargs))
+        post_training.track(estimator, run_id, owned)
     finally:
         if owned:
             safety.guarded(FLAVOR, config.silent, lambda: client.set_terminated(run_id, RunStatus.FINISHED))
