@@ -164,7 +164,8 @@ def test_a_grid_search_logs_its_best_candidates_as_child_runs_and_the_best_estim
     assert parent.data.params["best_C"] == str(search.best_params_["C"])
     assert parent.data.params["best_fit_intercept"] == str(search.best_params_["fit_intercept"])
     assert parent.data.metrics["best_cv_score"] == pytest.approx(search.best_score_)
-    assert parent.data.tags["estimator_name"] == "GridSearchCV" and "estimator__C" in parent.data.params
+    assert parent.data.tags["estimator_name"] == "GridSearchCV" and "estimator__C" not in parent.data.params
+    assert {"cv", "refit", "scoring", "estimator", "param_grid"} <= set(parent.data.params)  # MLflow's: deep=False
     ranks = sorted(c.data.metrics["rank_test_score"] for c in children)
     assert ranks == sorted(search.cv_results_["rank_test_score"])[:3]
     assert {"mean_test_score", "std_test_score", "mean_fit_time"} <= set(children[0].data.metrics)

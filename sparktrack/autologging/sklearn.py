@@ -10,7 +10,7 @@ For the outermost fit:
 - With an active run, it is logged into and left open; a second autologged fit in the same run
   goes to a nested child run instead (MLflow fails on "changing param values" there). With
   ``exclusive=True`` nothing is logged into a run the user started.
-- Logged: ``get_params(deep=True)``, the tags ``estimator_name`` and ``estimator_class``, the
+- Logged: ``get_params(deep=True)`` (a search's ``deep=False``, as MLflow), the tags ``estimator_name`` and ``estimator_class``, the
   training metrics (one ``predict`` pass, and one ``predict_proba`` pass for classifiers that
   have it), the fitted estimator itself as the model (with a signature for a pandas ``X``, and
   an input example when asked), and ``X`` as a dataset input (context ``train``).
@@ -165,7 +165,10 @@ def _log_fit(config: AutologConfig, client: Any, run_id: str, estimator: Any, ar
     from sparktrack.tracking.validation import MAX_PARAM_VALUE_LENGTH
 
     X, y = _fit_data(args, kwargs)
-    params = [Param(key=str(k), value=str(v)[:MAX_PARAM_VALUE_LENGTH]) for k, v in estimator.get_params(deep=True).items()]
+    search = hasattr(estimator, "cv_results_") and hasattr(estimator, "best_params_")
+    # A search's own params only (as MLflow logs them): its estimator's are in best_<param>.
+    found = estimator.get_params(deep=not search)
+    params = [Param(key=str(k), value=str(v)[:MAX_PARAM_VALUE_LENGTH]) for k, v in found.items()]
     tags = [RunTag(key="estimator_name", value=type(estimator).__name__),
             RunTag(key="estimator_class", value=f"{type(estimator).__module__}.{type(estimator).__qualname__}")]
     metrics = []
@@ -173,7 +176,6 @@ def _log_fit(config: AutologConfig, client: Any, run_id: str, estimator: Any, ar
         now = now_ms()
         metrics = [Metric(key=k, value=v, timestamp=now, step=0)
                    for k, v in training_metrics(estimator, X, y, kwargs.get("sample_weight")).items()]
-    search = hasattr(estimator, "cv_results_") and hasattr(estimator, "best_params_")
     if search:
         params += [Param(key=f"best_{k}", value=str(v)[:MAX_PARAM_VALUE_LENGTH]) for k, v in estimator.best_params_.items()]
         metrics.append(Metric(key="best_cv_score", value=float(estimator.best_score_), timestamp=now_ms(), step=0))
