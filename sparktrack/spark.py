@@ -13,7 +13,15 @@ if TYPE_CHECKING:
     from sparktrack.models.base import ModelInfo
     from sparktrack.models.spark import SparkModel
 
-__all__ = ["load_model", "log_model"]
+__all__ = ["autolog", "load_model", "log_model"]
+
+
+def autolog(**flags: Any) -> None:
+    """Track every Spark ML ``fit`` (and ``Evaluator.evaluate`` on its predictions): see
+    ``sparktrack.autologging.spark.autolog`` for the flags (MLflow's names and defaults)."""
+    from sparktrack.autologging import spark
+
+    spark.autolog(**flags)
 
 
 def log_model(model: Any, artifact_path: str, *, input_example: Any = None, signature: Any = None,

@@ -4,7 +4,8 @@
     sparktrack.autolog()                 # every supported flavor whose library is installed
     sparktrack.sklearn.autolog(log_input_examples=True)
 
-Supported: scikit-learn (``sparktrack.autologging.sklearn``). Each flavor module patches its
+Supported: scikit-learn (``sparktrack.autologging.sklearn``) and Spark ML
+(``sparktrack.autologging.spark``). Each flavor module patches its
 library's fit methods through ``safety``, which can put them all back (``disable=True``).
 """
 
@@ -14,7 +15,8 @@ import importlib.util
 from typing import Any
 
 #: flavor -> (the library it patches, the module that does it)
-FLAVORS = {"sklearn": ("sklearn", "sparktrack.autologging.sklearn")}
+FLAVORS = {"sklearn": ("sklearn", "sparktrack.autologging.sklearn"),
+           "spark": ("pyspark", "sparktrack.autologging.spark")}
 
 
 def autolog(**flags: Any) -> list[str]:
