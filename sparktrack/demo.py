@@ -3,7 +3,7 @@
 Writes a synthetic churn table to Delta; runs the training job (``jobs/train.py``, here in
 process) from ``conf/jobs/train_churn.toml`` twice, once with a model too small to pass the gate
 (accuracy > 0.85) and once with one that passes and is registered as churn_gbt with the alias
-Champion; trains a scikit-learn random forest as churn_rf; batch-scores the table with both
+Champion; trains a scikit-learn random forest, logged by autolog, as churn_rf; batch-scores the table with both
 Champions into a Delta prediction table (and re-runs one batch to show it does not duplicate);
 then follows a prediction row back to its training run and data version in one SQL statement.
 Last, the feature-store flow of the reference scenario: a time-series feature table of customer
@@ -283,28 +283,34 @@ def _feature_section(client: SparkTrackClient, data: DataFrame, base: str) -> No
 
 
 def _sklearn_run(client: SparkTrackClient, experiment_id: str, data: DataFrame) -> int:
-    """Train the seeds' random forest on the same table in its own run, register it as churn_rf
-    and alias it Champion; returns its version."""
+    """Train the seeds' random forest on the same table in its own run, logged by autolog
+    (params, training metrics, the model registered as churn_rf, and the held-out accuracy as a
+    post-training metric), and alias it Champion; returns its version."""
+    from sklearn import metrics
     from sklearn.ensemble import RandomForestClassifier
 
-    from sparktrack.entities import Param
-    from sparktrack.models import sklearn as sklearn_models
+    import sparktrack
+    from sparktrack.tracking import fluent
 
     frame = data.select(*FEATURES, LABEL).toPandas()
     train = frame.sample(frac=TRAIN_FRACTION, random_state=SEED)
     test = frame.drop(train.index)
-    run_id = client.create_run(experiment_id, run_name="sklearn-rf").info.run_id
-    client.log_batch(run_id, params=[Param(key=k, value=v) for k, v in
-                                     {"model": "RandomForestClassifier", "n_estimators": 50, "max_depth": 6}.items()])
-    client.log_input(run_id, data, context="training", name="churn")
-    forest = RandomForestClassifier(n_estimators=50, max_depth=6, random_state=SEED)
-    forest.fit(train[list(FEATURES)], train[LABEL])
-    client.log_metric(run_id, "accuracy", float(forest.score(test[list(FEATURES)], test[LABEL])))
-    info = sklearn_models.log_model(forest, "model", client=client, run_id=run_id,
-                                    input_example=test[list(FEATURES)].head(5), registered_model_name="churn_rf")
-    client.set_terminated(run_id)
-    client.set_registered_model_alias("churn_rf", "Champion", info.registered_model_version)
-    return info.registered_model_version
+    X_train, y_train, X_test, y_test = train[list(FEATURES)], train[LABEL], test[list(FEATURES)], test[LABEL]
+    previous = fluent.get_tracking_uri()
+    fluent.set_tracking_uri(client.store_root, client.spark)  # autolog logs through the fluent API
+    try:
+        sparktrack.sklearn.autolog(registered_model_name="churn_rf", log_input_examples=True)
+        with sparktrack.start_run(experiment_id=experiment_id, run_name="sklearn-rf") as run:
+            sparktrack.log_input(data, context="training", name="churn")
+            forest = RandomForestClassifier(n_estimators=50, max_depth=6, random_state=SEED).fit(X_train, y_train)
+            accuracy = metrics.accuracy_score(y_test, forest.predict(X_test))  # logged as accuracy_score_X_test
+            sparktrack.log_metric("accuracy", float(accuracy))
+    finally:
+        sparktrack.sklearn.autolog(disable=True)
+        fluent.set_tracking_uri(previous, client.spark)
+    version = max(int(v.version) for v in client.search_model_versions(f"run_id = '{run.info.run_id}'"))
+    client.set_registered_model_alias("churn_rf", "Champion", version)
+    return version
 
 
 def churn_frame(spark: SparkSession, rows: int, seed: int = 7) -> DataFrame:
