@@ -59,6 +59,7 @@ def main() -> int:
     X, y, makers = fits(args.rows)
     work = Path(tempfile.mkdtemp(prefix="bench-autolog-"))
     mlflow.set_tracking_uri(f"sqlite:///{work / 'mlflow.db'}")
+    mlflow.create_experiment("bench-autolog", artifact_location=(work / "mlflow-artifacts").as_uri())
     mlflow.set_experiment("bench-autolog")
     print(f"scale: {args.rows} rows x 10 features; {args.repeats} timed rounds (+1 warm-up); "
           f"mlflow {mlflow.__version__}, sparktrack {sparktrack.__version__}")
