@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 #: 2 added ``metrics_latest``. 3: the tables are written by delta-rs, and each buffered batch's
 #: commit carries a Delta transaction action (app id = buffer id, version = batch number) that
 #: replays check. 4 added ``inference_log`` (the requests serving endpoints answered). 5 added
-#: ``feature_table_events`` (what each feature table was after each change). A store at 1 to 4 is
-#: upgraded when opened (see store.bootstrap).
-SCHEMA_VERSION = 5
+#: ``feature_table_events`` (what each feature table was after each change). 6 added
+#: ``monitor_events`` (each monitor's config and refresh state after each change). A store at 1 to
+#: 5 is upgraded when opened (see store.bootstrap).
+SCHEMA_VERSION = 6
 
 STRING, LONG, INT, DOUBLE, BOOL, TIME, DATE = "string", "bigint", "int", "double", "boolean", "timestamp", "date"
 
@@ -153,11 +154,17 @@ FEATURE_TABLE_EVENTS = _table(
     ("timeseries_column", S, True), ("features_json", S, False), ("description", S, True),
     ("tags_json", S, False), ("delta_version", L, True), ("event_time", T, False), ("seq", L, False),
     ("user_id", S, True))
+MONITOR_EVENTS = _table(
+    "monitor_events", "event_time",
+    "One row per change to a monitor (create, refresh, delete), with its whole config and refresh "
+    "state after the change: the latest row of a monitored table is its monitor.",
+    ("table_name", S, False), ("action", S, False), ("config_json", S, False), ("state_json", S, False),
+    ("table_version", L, True), ("event_time", T, False), ("seq", L, False), ("user_id", S, True))
 
 ALL_TABLES = (
     STORE_META, EXPERIMENTS, EXPERIMENT_EVENTS, RUNS, RUN_EVENTS, PARAMS, TAGS, METRICS,
     METRICS_LATEST, INPUTS, REGISTERED_MODELS, MODEL_VERSIONS, REGISTRY_EVENTS, INFERENCE_LOG,
-    FEATURE_TABLE_EVENTS,
+    FEATURE_TABLE_EVENTS, MONITOR_EVENTS,
 )
 #: The tables with one or more rows per run, keyed by ``run_id``.
 RUN_TABLES = (RUNS, RUN_EVENTS, PARAMS, TAGS, METRICS, METRICS_LATEST, INPUTS)

@@ -1,0 +1,425 @@
+"""Monitors: what to profile in a table (``MonitorConfig``), checked once when created, and the
+refresh that turns the table into ``<name>_profile_metrics`` and ``<name>_drift_metrics``.
+
+A refresh is incremental. It reads the table at its current Delta version (nothing at all when
+that version and the baseline's are the ones the last refresh saw), and takes one pass per
+granularity that gives each window a fingerprint: its row count and the sum of a 64-bit hash of
+the columns the monitor reads. Windows whose fingerprint differs from the last refresh's (new,
+changed by an append, update or delete, or gone) are recomputed, with the window after each of
+them (whose CONSECUTIVE drift compares with it). Their rows are replaced in one commit per output
+table and granularity (replaceWhere on the windows' starts), and then the new fingerprints are
+recorded in the store. A refresh that stops halfway is finished by the next one, and a refresh
+with nothing new changes nothing.
+
+Fingerprints rather than Delta's change data feed: they need no table property, see updates and
+deletes as well as appends, ignore changes to columns the monitor does not read, and cost one
+aggregation of the read columns, far less than the profile of every window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from sparktrack.errors import AlreadyExistsError, InvalidValueError, NotFoundError
+from sparktrack.monitoring import outputs, profile
+from sparktrack.monitoring.profile import CATEGORICAL, NUMERIC, SNAPSHOT
+from sparktrack.monitoring.statistics import Binned
+from sparktrack.monitoring.store import CREATE, DELETE, REFRESH, MonitorStore
+from sparktrack.tracking.datasets import TableRef, read_pinned
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+    from sparktrack.client import SparkTrackClient
+
+PROFILE_TYPES = ("inference", "snapshot", "timeseries")
+PROBLEM_TYPES = ("classification", "regression")
+NUMERIC_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
+CATEGORICAL_TYPES = ("string", "boolean")
+TIME_TYPES = ("timestamp", "timestamp_ntz", "date")
+
+
+class MonitorNotFoundError(NotFoundError):
+    def __init__(self, table: str):
+        self.table = table
+        super().__init__(f"No monitor on {table!r}. Create one with create_monitor({table!r}, ...).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitorConfig:
+    table_name: str
+    profile_type: str
+    timestamp_col: str | None
+    granularities: tuple[str, ...]
+    model_id_col: str | None
+    prediction_col: str | None
+    label_col: str | None
+    probability_col: str | None
+    problem_type: str
+    baseline: str | None
+    slicing_exprs: tuple[str, ...]
+    column_kinds: dict[str, str]  # column -> numeric | categorical
+    column_types: dict[str, str]  # column -> Spark SQL type
+    profile_table: str
+    drift_table: str
+
+    @property
+    def read_columns(self) -> list[str]:
+        extra = [self.timestamp_col, self.model_id_col, self.label_col, self.prediction_col, self.probability_col]
+        return list(dict.fromkeys([*self.column_kinds, *(c for c in extra if c)]))
+
+    @property
+    def windowings(self) -> tuple[str, ...]:
+        return (SNAPSHOT,) if self.profile_type == "snapshot" else self.granularities
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MonitorConfig:
+        return cls(**{**data, "granularities": tuple(data["granularities"]),
+                      "slicing_exprs": tuple(data["slicing_exprs"])})
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """A monitor as the store holds it: its config, and what its last refresh saw."""
+
+    config: MonitorConfig
+    table_version: int | None  # of the monitored table, at the last refresh (None before one)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def profile_table(self) -> str:
+        return self.config.profile_table
+
+    @property
+    def drift_table(self) -> str:
+        return self.config.drift_table
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    table_version: int
+    recomputed: dict[str, list[int | None]]  # granularity -> window starts (epoch µs) rewritten
+    removed: dict[str, list[int | None]]  # granularity -> window starts whose rows were dropped
+
+    @property
+    def changed(self) -> bool:
+        return any(self.recomputed.values()) or any(self.removed.values())
+
+
+class MonitoringClient:
+    """Monitors on ``client``'s store and session."""
+
+    def __init__(self, client: SparkTrackClient):
+        self.client = client
+        self._record = client.store.shared(MonitorStore)
+
+    @property
+    def spark(self) -> SparkSession:
+        return self.client.spark
+
+    def create_monitor(self, table: str, *, profile_type: str = "inference", timestamp_col: str | None = None,
+                       granularities: Sequence[str] = ("1 day",), model_id_col: str | None = "model_version",
+                       prediction_col: str | None = "prediction", label_col: str | None = None,
+                       probability_col: str | None = None, problem_type: str = "classification",
+                       baseline: str | None = None, slicing_exprs: Sequence[str] | None = None,
+                       columns: Sequence[str] | None = None, custom_metrics: Any = None, alerts: Any = None,
+                       output_dir: str | None = None) -> Monitor:
+        """Check everything against the table (and baseline) and record the monitor; nothing is
+        computed until ``refresh_monitor``."""
+        ref = TableRef.parse(table, "create_monitor table")
+        if ref.ref in self._record.current():
+            raise AlreadyExistsError("A monitor on", ref.ref, "Delete it first with delete_monitor().")
+        config = _checked(self.spark, ref, profile_type=profile_type, timestamp_col=timestamp_col,
+                          granularities=granularities, model_id_col=model_id_col, prediction_col=prediction_col,
+                          label_col=label_col, probability_col=probability_col, problem_type=problem_type,
+                          baseline=baseline, slicing_exprs=slicing_exprs, columns=columns,
+                          custom_metrics=custom_metrics, alerts=alerts, output_dir=output_dir)
+        self._record.record(ref.ref, CREATE, config.to_dict(), {}, None)
+        return Monitor(config, None, {})
+
+    def get_monitor(self, table: str) -> Monitor:
+        found = self._record.current().get(TableRef.parse(table, "get_monitor table").ref)
+        if found is None:
+            raise MonitorNotFoundError(table)
+        return Monitor(MonitorConfig.from_dict(found["config"]), found["table_version"], found["state"])
+
+    def delete_monitor(self, table: str) -> None:
+        """Forget the monitor (its output tables stay, as Databricks leaves them)."""
+        monitor = self.get_monitor(table)
+        self._record.record(monitor.config.table_name, DELETE, monitor.config.to_dict(), monitor.state,
+                            monitor.table_version)
+
+    def refresh_monitor(self, table: str) -> RefreshResult:
+        monitor = self.get_monitor(table)
+        config, spark = monitor.config, self.spark
+        frame, version = read_pinned(spark, TableRef.parse(config.table_name))
+        base_frame, base_version = (read_pinned(spark, TableRef.parse(config.baseline)) if config.baseline
+                                    else (None, None))
+        state = monitor.state
+        if state and version == monitor.table_version and base_version == state.get("baseline_version"):
+            return RefreshResult(version, {}, {})
+        baseline_changed = base_version != state.get("baseline_version")
+        fingerprints = dict(state.get("fingerprints", {}))
+        recomputed, removed = {}, {}
+        base = _baseline_summary(base_frame, config) if base_frame is not None else None
+        for granularity in config.windowings:
+            found = profile.fingerprints(frame, config, granularity)
+            old = fingerprints.get(granularity, {})
+            changed = {w for w in found if old.get(w) != found[w]}
+            gone = set(old) - set(found)
+            order = sorted(found, key=_start_order)
+            after = {w: order[i + 1] for i, w in enumerate(order[:-1])}
+            before = {w: order[i - 1] for i, w in enumerate(order) if i}
+            drifted = set(found) if (baseline_changed and base is not None) else set(changed)
+            drifted |= {after[w] for w in changed if w in after}
+            # the window after a removed one now compares with another
+            drifted |= {min((x for x in order if _start_order(x) > _start_order(w)), key=_start_order, default=None)
+                        for w in gone} - {None}
+            scanned = changed | drifted | {before[w] for w in drifted if w in before}
+            if scanned:
+                self._recompute(frame, config, granularity, version, base, _starts(scanned), _starts(changed),
+                                _starts(drifted), before, _starts(gone))
+            elif gone:
+                self._recompute(frame, config, granularity, version, base, [], [], [], before, _starts(gone))
+            fingerprints[granularity] = found
+            recomputed[granularity] = sorted(_starts(changed), key=lambda s: -1 if s is None else s)
+            removed[granularity] = sorted(_starts(gone), key=lambda s: -1 if s is None else s)
+        new_state = {"fingerprints": fingerprints, "baseline_version": base_version}
+        self._record.record(config.table_name, REFRESH, config.to_dict(), new_state, version)
+        return RefreshResult(version, recomputed, removed)
+
+    def _recompute(self, frame: DataFrame, config: MonitorConfig, granularity: str, version: int,
+                   base: dict[str, Any] | None, scanned: list[int | None], changed: list[int | None],
+                   drifted: list[int | None], before: Mapping[str, str], gone: list[int | None]) -> None:
+        from pyspark.sql import functions as F
+
+        spark = self.spark
+        numeric = [n for n, k in config.column_kinds.items() if k == NUMERIC]
+        categorical = [n for n, k in config.column_kinds.items() if k == CATEGORICAL]
+        rows = profile.in_windows(profile.windowed(frame, config, granularity), scanned) if scanned else None
+        profile_rows: list[dict[str, Any]] = []
+        drift_rows: list[dict[str, Any]] = []
+        if rows is not None:
+            rows = rows.persist()
+            try:
+                summaries = profile.profiles(rows, config)
+                counts = profile.category_counts(rows, categorical)
+                whole = rows.where(F.col(profile.SLICE[0]).isNull())
+                pooled = [whole] + ([base["frame"]] if base is not None else [])
+                edges = profile.pooled_edges(pooled, numeric)
+                hists = profile.histograms(rows, edges)
+                base_hists = profile.histograms(base["sliced"], edges, profile.SLICE) if base else {}
+            finally:
+                rows.unpersist()
+            for key, summary in summaries.items():
+                if key[0] in changed:
+                    profile_rows += outputs.profile_rows(granularity, key, summary, counts.get(key, {}),
+                                                         config.column_kinds, config.column_types, version)
+            for key, summary in summaries.items():
+                if key[0] not in drifted:
+                    continue
+                mine = _sides(key, summary, counts, hists, edges)
+                comparisons = []
+                previous = before.get(_start_key(key[0]))
+                if previous is not None:
+                    prev_start = None if previous == "" else int(previous)
+                    match = [k for k in summaries if k[0] == prev_start and k[2:] == key[2:]]
+                    if match:
+                        comparisons.append((outputs.CONSECUTIVE, match[0][:2],
+                                            _sides(match[0], summaries[match[0]], counts, hists, edges)))
+                if base is not None and (key[2], key[3]) in base["summaries"]:
+                    slice_key = (key[2], key[3])
+                    comparisons.append((outputs.BASELINE, (None, None),
+                                        _sides(slice_key, base["summaries"][slice_key], base["counts"],
+                                               base_hists, edges)))
+                for drift_type, cmp_window, theirs in comparisons:
+                    for name, kind in config.column_kinds.items():
+                        drift_rows.append(outputs.drift_row(drift_type, granularity, key, cmp_window, name, kind,
+                                                            config.column_types[name], mine[name], theirs[name],
+                                                            version))
+        outputs.write(spark, TableRef.parse(config.profile_table), profile_rows, outputs.PROFILE_STAGED,
+                      granularity, [*changed, *gone], drift=False)
+        outputs.write(spark, TableRef.parse(config.drift_table), drift_rows, outputs.DRIFT_STAGED,
+                      granularity, [*drifted, *gone], drift=True)
+
+
+def _start_order(start: str) -> int:
+    return -1 if start == "" else int(start)
+
+
+def _start_key(start: int | None) -> str:
+    return "" if start is None else str(start)
+
+
+def _starts(windows: set[str] | Sequence[str]) -> list[int | None]:
+    return [None if w == "" else int(w) for w in windows]
+
+
+def _sides(key: tuple, summary: Mapping[str, Any], counts: Mapping[tuple, Any], hists: Mapping[tuple, Any],
+           edges: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per column, what the drift statistics need of one side."""
+    out = {}
+    for name, metrics in summary["columns"].items():
+        side: dict[str, Any] = {"rows": summary["rows"], "metrics": metrics}
+        if name in edges:
+            counted = hists.get(key, {}).get(name)
+            side["binned"] = Binned(edges[name], counted) if counted is not None else None
+        else:
+            side["counts"] = counts.get(key, {}).get(name, {})
+        out[name] = side
+    return out
+
+
+def _baseline_summary(frame: DataFrame, config: MonitorConfig) -> dict[str, Any]:
+    """The baseline per slice (all of it is one window, whatever its model versions)."""
+    from dataclasses import replace
+
+    plain = replace(config, model_id_col=None, label_col=None, probability_col=None, profile_type="snapshot")
+    sliced = profile.windowed(frame, plain, SNAPSHOT)
+    categorical = [n for n, k in config.column_kinds.items() if k == CATEGORICAL]
+    summaries = {(key[2], key[3]): value for key, value in profile.profiles(sliced, plain).items()}
+    counts = profile.category_counts(sliced, categorical, profile.SLICE)
+    return {"frame": frame, "sliced": sliced, "summaries": summaries, "counts": counts}
+
+
+# -- checks -----------------------------------------------------------------------------------
+
+def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp_col: str | None,
+             granularities: Sequence[str], model_id_col: str | None, prediction_col: str | None,
+             label_col: str | None, probability_col: str | None, problem_type: str, baseline: str | None,
+             slicing_exprs: Sequence[str] | None, columns: Sequence[str] | None, custom_metrics: Any,
+             alerts: Any, output_dir: str | None) -> MonitorConfig:
+    if profile_type not in PROFILE_TYPES:
+        raise InvalidValueError("create_monitor profile_type", profile_type, f"one of {list(PROFILE_TYPES)}")
+    if problem_type not in PROBLEM_TYPES:
+        raise InvalidValueError("create_monitor problem_type", problem_type, f"one of {list(PROBLEM_TYPES)}")
+    for what, value in (("custom_metrics", custom_metrics), ("alerts", alerts)):
+        if value is not None:
+            raise InvalidValueError(f"create_monitor {what}", value,
+                                    f"None: {what} are not supported yet (issue 15's next slice)")
+    frame = ref.read(spark)
+    types = _types(frame.schema)
+
+    def column(what: str, name: str | None, required: bool) -> str | None:
+        if name is None:
+            if required:
+                raise InvalidValueError(f"create_monitor {what}", None, f"a column of {ref.ref} for this profile")
+            return None
+        if name not in types:
+            raise InvalidValueError(f"create_monitor {what}", name, f"a column of {ref.ref}; it has {list(types)}")
+        return name
+
+    if profile_type == "snapshot":
+        if label_col is not None:
+            raise InvalidValueError("create_monitor label_col", label_col,
+                                    "None for a snapshot profile (model quality needs an inference profile, "
+                                    "whose rows have predictions and a time)")
+        timestamp_col, granularities = None, ()
+    else:
+        column("timestamp_col", timestamp_col, True)
+        if types[timestamp_col] not in TIME_TYPES:
+            raise InvalidValueError("create_monitor timestamp_col", timestamp_col,
+                                    f"a timestamp or date column; it is {types[timestamp_col]}")
+        granularities = _checked_granularities(frame, timestamp_col, granularities)
+    inference = profile_type == "inference"
+    model_id_col = column("model_id_col", model_id_col, False) if inference else None
+    prediction_col = column("prediction_col", prediction_col, inference or label_col is not None)
+    label_col = column("label_col", label_col, False)
+    probability_col = column("probability_col", probability_col, False)
+    if probability_col is not None and types[probability_col] not in NUMERIC_TYPES:
+        raise InvalidValueError("create_monitor probability_col", probability_col,
+                                f"a numeric column (the probability of class 1); it is {types[probability_col]}")
+    slices = tuple(slicing_exprs or ())
+    for text in slices:
+        _check_expr(frame, text, ref.ref)
+    skipped = {timestamp_col, model_id_col}
+    if columns is None:
+        chosen = [n for n, t in types.items() if n not in skipped and (t in NUMERIC_TYPES or t in CATEGORICAL_TYPES)]
+    else:
+        chosen = list(dict.fromkeys(columns))
+        for name in chosen:
+            column("columns", name, True)
+            if _kind(types[name]) is None:
+                raise InvalidValueError("create_monitor columns", name,
+                                        f"a numeric, string or boolean column; {name} is {types[name]}")
+    kinds = {n: _kind(types[n]) for n in chosen}
+    if baseline is not None:
+        base_ref = TableRef.parse(baseline, "create_monitor baseline")
+        base_types = _types(base_ref.read(spark).schema)
+        missing = [n for n in kinds if n not in base_types]
+        other = {n: base_types[n] for n in kinds if n in base_types and _kind(base_types[n]) != kinds[n]}
+        if missing or other:
+            raise InvalidValueError("create_monitor baseline", baseline,
+                                    f"a table with the monitored columns, of the same kinds; missing {missing}, "
+                                    f"of another kind {other}")
+        for text in slices:
+            _check_expr(base_ref.read(spark), text, baseline)
+        baseline = base_ref.ref
+    profile_table, drift_table = _output_names(ref, output_dir)
+    return MonitorConfig(
+        table_name=ref.ref, profile_type=profile_type, timestamp_col=timestamp_col, granularities=granularities,
+        model_id_col=model_id_col, prediction_col=prediction_col, label_col=label_col,
+        probability_col=probability_col, problem_type=problem_type, baseline=baseline, slicing_exprs=slices,
+        column_kinds=kinds, column_types={n: types[n] for n in chosen}, profile_table=profile_table,
+        drift_table=drift_table)
+
+
+def _types(schema: StructType) -> dict[str, str]:
+    return {f.name: f.dataType.simpleString() for f in schema.fields}
+
+
+def _kind(spark_type: str) -> str | None:
+    if spark_type in NUMERIC_TYPES or spark_type.startswith("decimal"):
+        return NUMERIC
+    return CATEGORICAL if spark_type in CATEGORICAL_TYPES else None
+
+
+def _checked_granularities(frame: DataFrame, timestamp_col: str, granularities: Sequence[str]) -> tuple[str, ...]:
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as F
+
+    if isinstance(granularities, str) or not granularities:
+        raise InvalidValueError("create_monitor granularities", granularities,
+                                "a non-empty list of window durations, e.g. ['1 day']")
+    checked = []
+    for text in granularities:
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidValueError("create_monitor granularities", text, "a window duration such as '1 day'")
+        try:
+            frame.select(F.window(F.col(timestamp_col).cast("timestamp"), text)).schema
+        except (PySparkException, ValueError) as error:
+            first = str(error).strip().splitlines()[0][:200]
+            raise InvalidValueError("create_monitor granularity", text,
+                                    f"a window duration Spark parses, such as '1 hour', '1 day' or '7 days' "
+                                    f"(Spark said: {first})") from None
+        checked.append(text.strip())
+    return tuple(checked)
+
+
+def _check_expr(frame: DataFrame, text: str, table: str) -> None:
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as F
+
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidValueError("create_monitor slicing_exprs", text, "SQL expressions such as 'country'")
+    try:
+        frame.select(F.expr(text)).schema
+    except (PySparkException, ValueError) as error:
+        first = str(error).strip().splitlines()[0][:200]
+        raise InvalidValueError("create_monitor slicing_exprs", text,
+                                f"a SQL expression over the columns of {table} (Spark said: {first})") from None
+
+
+def _output_names(ref: TableRef, output_dir: str | None) -> tuple[str, str]:
+    from sparktrack.engine.location import join_uri
+
+    if output_dir is not None:
+        base = ref.ref.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+        return join_uri(output_dir, f"{base}_profile_metrics"), join_uri(output_dir, f"{base}_drift_metrics")
+    name = ref.ref.rstrip("/")
+    return f"{name}_profile_metrics", f"{name}_drift_metrics"

@@ -1,0 +1,384 @@
+"""Monitoring: the drift statistics against scipy (and PSI, TV and L∞ by hand in numpy), the
+profile and quality metrics against numpy and sklearn, incremental and idempotent refreshes, and
+the bad-input cases. Real local Spark and Delta, one session, a few small tables."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from chispa import assert_df_equality
+from scipy import stats as st
+from scipy.spatial.distance import jensenshannon
+
+from sparktrack import monitoring
+from sparktrack.errors import AlreadyExistsError, InvalidValueError, TableNotFoundError
+from sparktrack.monitoring import profile
+from sparktrack.monitoring import statistics as S
+from sparktrack.store import layout
+
+DAY_US = 86_400 * 1_000_000
+START = pd.Timestamp("2026-03-01", tz="UTC")
+
+
+# -- the statistics on their own ---------------------------------------------------------------
+
+def _binned(edges: np.ndarray, values: np.ndarray) -> S.Binned:
+    index = np.searchsorted(edges, values, side="right") - 1
+    return S.Binned(edges, np.bincount(index, minlength=len(edges) - 1)[: len(edges) - 1])
+
+
+def _edges(*samples: np.ndarray) -> np.ndarray:
+    """As profile.pooled_edges builds them, from numpy's quantiles."""
+    pool = np.concatenate(samples)
+    values = np.unique(np.concatenate([[pool.min()], np.quantile(pool, np.linspace(0, 1, profile.DRIFT_BINS + 1)),
+                                       [pool.max()]]))
+    return np.unique(np.concatenate([values, np.nextafter(values, np.inf)]))
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.4])
+def test_numeric_statistics_match_scipy_within_their_bounds_and_psi_matches_numpy(shift):
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(0, 1, 4000), rng.normal(shift, 1, 3000)
+    edges = _edges(a, b)
+    left, right = _binned(edges, a), _binned(edges, b)
+    (ks, bound) = S.ks_test(left, right)
+    reference = st.ks_2samp(a, b)
+    assert ks.statistic - 1e-12 <= reference.statistic <= ks.statistic + bound + 1e-12
+    assert bound <= 2.5 / profile.DRIFT_BINS  # about one pooled bin's mass
+    en = len(a) * len(b) / (len(a) + len(b))
+    assert ks.pvalue == pytest.approx(st.kstwobign.sf(math.sqrt(en) * ks.statistic), rel=1e-9, abs=1e-300)
+    assert (ks.pvalue < 1e-6) == (shift > 0) and (reference.pvalue < 1e-6) == (shift > 0)
+    wasserstein = S.wasserstein_distance(left, right)
+    assert abs(wasserstein.value - st.wasserstein_distance(a, b)) <= wasserstein.bound + 1e-12
+    coarse = S.psi_edges(edges)  # by hand: proportions on the pooled deciles, floored, then the sum
+    p = np.histogram(a, coarse)[0] / len(a)
+    q = np.histogram(b, coarse)[0] / len(b)
+    p, q = np.maximum(p, S.PSI_FLOOR), np.maximum(q, S.PSI_FLOOR)
+    assert S.population_stability_index(left, right) == pytest.approx(float(((q - p) * np.log(q / p)).sum()),
+                                                                       rel=1e-12, abs=1e-15)
+    assert (S.population_stability_index(left, right) > 0.1) == (shift > 0)
+
+
+def test_a_discrete_column_has_an_exact_ks_statistic():
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, 5, 2000).astype(float), rng.integers(0, 6, 1500).astype(float)
+    ks, bound = S.ks_test(_binned(_edges(a, b), a), _binned(_edges(a, b), b))
+    assert bound == 0 and ks.statistic == pytest.approx(st.ks_2samp(a, b).statistic, abs=1e-12)
+    assert S.wasserstein_distance(_binned(_edges(a, b), a), _binned(_edges(a, b), b)).value == pytest.approx(
+        st.wasserstein_distance(a, b), abs=1e-9)
+
+
+@pytest.mark.parametrize("window", [{"a": 300, "b": 500, "c": 200}, {"a": 100, "b": 500, "c": 250, "d": 150}])
+def test_categorical_statistics_match_scipy_and_numpy(window):
+    baseline = {"a": 310, "b": 480, "c": 210}
+    keys = sorted(set(baseline) | set(window))
+    p = np.array([baseline.get(k, 0) for k in keys], float)
+    q = np.array([window.get(k, 0) for k in keys], float)
+    reference = st.chi2_contingency(np.vstack([p, q]), correction=False)
+    chi = S.chi_squared_test(baseline, window)
+    assert chi.statistic == pytest.approx(reference.statistic, rel=1e-12)
+    assert chi.pvalue == pytest.approx(reference.pvalue, rel=1e-9, abs=1e-300)
+    p, q = p / p.sum(), q / q.sum()
+    assert S.js_distance(baseline, window) == pytest.approx(jensenshannon(p, q, base=2), abs=1e-12)
+    assert S.tv_distance(baseline, window) == pytest.approx(0.5 * np.abs(p - q).sum(), abs=1e-15)
+    assert S.l_infinity_distance(baseline, window) == pytest.approx(np.abs(p - q).max(), abs=1e-15)
+
+
+def test_the_distributions_match_scipy():
+    for x in (0.05, 0.3, 0.8, 1.1799, 1.18, 1.5, 2.5, 4.0):
+        assert S.kolmogorov_sf(x) == pytest.approx(st.kstwobign.sf(x), rel=1e-10, abs=1e-300)
+    for dof in (1, 2, 3, 7, 40):
+        for x in (0.001, 0.5, 2.0, 9.0, 35.0, 150.0):
+            assert S.chi2_sf(x, dof) == pytest.approx(st.chi2.sf(x, dof), rel=1e-9, abs=1e-300)
+
+
+# -- tables ----------------------------------------------------------------------------------------
+
+def _predictions(rng: np.random.Generator, days: range, shifted_from: int, per_day: int = 600) -> pd.DataFrame:
+    """Two model versions a day; from day ``shifted_from`` on, x and the category shift."""
+    frames = []
+    for day in days:
+        shifted = day >= shifted_from
+        n = per_day
+        x = rng.normal(0.8 if shifted else 0.0, 1.0, n)
+        c = rng.choice(["a", "b", "c"], n, p=[0.6, 0.3, 0.1] if shifted else [0.3, 0.4, 0.3])
+        label = (x + rng.normal(0, 1, n) > 0.3).astype(int)
+        proba = 1 / (1 + np.exp(-(x - 0.3)))
+        frames.append(pd.DataFrame({
+            "ts": START + pd.to_timedelta(day, unit="D") + pd.to_timedelta(rng.integers(0, 86_399, n), unit="s"),
+            "x": x, "c": c, "model_version": rng.choice([1, 2], n), "label": label,
+            "prediction": (proba > 0.5).astype(int), "proba": proba}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _write(spark, frame: pd.DataFrame, path: str, mode: str = "overwrite") -> None:
+    spark.createDataFrame(frame).write.format("delta").mode(mode).save(path)
+
+
+def _read(spark, path: str) -> pd.DataFrame:
+    """An output table, with the day (from START) of each row's window, and of its window_cmp."""
+    from pyspark.sql import functions as F
+
+    frame = spark.read.format("delta").load(path)
+    start_us = int(START.timestamp() * 1_000_000)
+    days = [((F.unix_micros(F.col(f"{c}.start")) - start_us) / DAY_US).cast("int").alias(name)
+            for c, name in (("window", "day"), ("window_cmp", "cmp_day")) if c in frame.columns]
+    return frame.select("*", *days).toPandas()
+
+
+def _day(frame: pd.DataFrame, day: int) -> pd.DataFrame:
+    lo = START + pd.Timedelta(days=day)
+    ts = pd.to_datetime(frame["ts"], utc=True)
+    return frame[(ts >= lo) & (ts < lo + pd.Timedelta(days=1))]
+
+
+@pytest.fixture(scope="module")
+def classified(spark, tmp_path_factory):
+    """A prediction table of 3 days (day 2 shifted), a baseline like days 0 and 1, refreshed once
+    (once for the module: the tests only read it)."""
+    from sparktrack.testing import fresh_store
+
+    with fresh_store(spark):
+        yield _classified(spark, tmp_path_factory.mktemp("classified"))
+
+
+def _classified(spark, tmp_path):
+    rng = np.random.default_rng(11)
+    data = _predictions(rng, range(3), shifted_from=2)
+    base = _predictions(rng, range(1), shifted_from=9, per_day=1000)
+    table, baseline = str(tmp_path / "preds"), str(tmp_path / "train")
+    _write(spark, data, table)
+    _write(spark, base.drop(columns=["ts", "model_version", "proba"]), baseline)
+    monitoring.create_monitor(table, timestamp_col="ts", label_col="label", probability_col="proba",
+                              baseline=baseline, slicing_exprs=["c"], columns=["x", "c", "prediction"])
+    result = monitoring.refresh_monitor(table)
+    return spark, table, data, base, result
+
+
+def test_drift_rows_match_scipy_on_windows_with_and_without_a_shift(classified):
+    spark, table, data, base, result = classified
+    assert len(result.recomputed["1 day"]) == 3
+    drift = _read(spark, table + "_drift_metrics")
+    whole = drift[drift.slice_key.isna()]
+    assert set(whole.drift_type) == {"CONSECUTIVE", "BASELINE"}
+    assert len(whole[whole.drift_type == "CONSECUTIVE"]) == 2 * 2 * 3  # 2 windows with a previous one, 2 models
+    for _, row in whole.iterrows():
+        day = row.day
+        mine = _day(data, day)
+        mine = mine[mine.model_version == int(row.model_version)]
+        if row.drift_type == "BASELINE":
+            theirs = base
+        else:
+            assert row.cmp_day == day - 1
+            theirs = _day(data, day - 1)
+            theirs = theirs[theirs.model_version == int(row.model_version)]
+        if row.column_name == "c":
+            keys = sorted(set(mine.c) | set(theirs.c))
+            p = theirs.c.value_counts().reindex(keys, fill_value=0).to_numpy(float)
+            q = mine.c.value_counts().reindex(keys, fill_value=0).to_numpy(float)
+            reference = st.chi2_contingency(np.vstack([p, q]), correction=False)
+            assert row.chi_squared_test["statistic"] == pytest.approx(reference.statistic, rel=1e-9)
+            assert row.chi_squared_test["pvalue"] == pytest.approx(reference.pvalue, rel=1e-7, abs=1e-300)
+            p, q = p / p.sum(), q / q.sum()
+            assert row.js_distance == pytest.approx(jensenshannon(p, q, base=2), abs=1e-12)
+            assert row.tv_distance == pytest.approx(0.5 * np.abs(p - q).sum(), abs=1e-12)
+            assert row.l_infinity_distance == pytest.approx(np.abs(p - q).max(), abs=1e-12)
+            assert row.ks_test is None and pd.isna(row.wasserstein_distance)
+        elif row.column_name == "x":
+            reference = st.ks_2samp(theirs.x, mine.x)
+            bound = row.bounds["ks_statistic"]
+            assert row.ks_test["statistic"] - 1e-12 <= reference.statistic <= row.ks_test["statistic"] + bound + 1e-12
+            assert bound < 0.05
+            assert abs(row.wasserstein_distance - st.wasserstein_distance(theirs.x, mine.x)) <= (
+                row.bounds["wasserstein_distance"] + 1e-12)
+            assert row.avg_delta == pytest.approx(mine.x.mean() - theirs.x.mean(), abs=1e-9)
+            assert (row.ks_test["pvalue"] < 1e-4) == (day == 2), (row.drift_type, day, row.model_version)
+            assert (row.population_stability_index > 0.2) == (day == 2), (row.drift_type, day, row.model_version)
+        elif row.column_name == "prediction":
+            # a 0/1 column: one-value bins make the statistic exact
+            assert row.bounds["ks_statistic"] == 0
+            assert row.ks_test["statistic"] == pytest.approx(st.ks_2samp(theirs.prediction, mine.prediction).statistic,
+                                                            abs=1e-12)
+        assert row.count_delta == len(mine) - len(theirs)
+
+
+def test_profile_and_quality_rows_match_numpy_and_sklearn(classified):
+    from sklearn import metrics
+
+    spark, table, data, _, _ = classified
+    rows = _read(spark, table + "_profile_metrics")
+    first = _day(data, 0)
+    first = first[first.model_version == 1]
+    mine = rows[rows.slice_key.isna() & (rows.model_version == "1") & (rows.day == 0)]
+    x = mine[mine.column_name == "x"].iloc[0]
+    assert (x["count"], x.num_nulls) == (len(first), 0)
+    assert x.avg == pytest.approx(first.x.mean()) and x.stddev == pytest.approx(first.x.std())
+    assert (x["min"], x["max"]) == (first.x.min(), first.x.max())
+    assert len(x.quantiles) == 101 and x.quantiles[0] == first.x.min() and x.quantiles[-1] == first.x.max()
+    ranks = np.searchsorted(np.sort(first.x), x.quantiles[50], side="right") / len(first)
+    assert abs(ranks - 0.5) <= 1 / profile.ACCURACY + 1 / len(first)
+    assert abs(x.distinct_count - first.x.nunique()) <= 0.05 * first.x.nunique()
+    c = mine[mine.column_name == "c"].iloc[0]
+    counts = first.c.value_counts()
+    assert c.distinct_count == len(counts)
+    assert [(i["item"], i["count"]) for i in c.frequent_items] == sorted(counts.items(), key=lambda t: (-t[1], t[0]))
+    quality = mine[mine.column_name == ":table"].iloc[0]
+    assert quality["count"] == len(first)
+    y, p = first.label, first.prediction
+    assert quality.accuracy == pytest.approx(metrics.accuracy_score(y, p))
+    for average in ("macro", "weighted"):
+        assert quality[f"precision_{average}"] == pytest.approx(
+            metrics.precision_score(y, p, average=average, zero_division=0))
+        assert quality[f"recall_{average}"] == pytest.approx(metrics.recall_score(y, p, average=average, zero_division=0))
+        assert quality[f"f1_{average}"] == pytest.approx(metrics.f1_score(y, p, average=average, zero_division=0))
+    assert quality.roc_auc == pytest.approx(metrics.roc_auc_score(y, first.proba))
+    assert quality.log_loss == pytest.approx(metrics.log_loss(y, first.proba))
+    assert pd.isna(quality.mse)
+    sliced = rows[(rows.slice_key == "c") & (rows.slice_value == "a") & (rows.column_name == ":table")]
+    assert sliced["count"].sum() == (data.c == "a").sum()
+
+
+def test_the_spark_binning_counts_what_numpy_counts(spark):
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"g": rng.integers(0, 2, 800), "v": np.round(rng.exponential(2.0, 800), 2)})
+    df = spark.createDataFrame(frame)
+    edges = profile.pooled_edges([df], ["v"])["v"]
+    assert edges[0] == frame.v.min() and edges[-2] == frame.v.max()
+    counted = profile.histograms(df, {"v": edges}, ("g",))
+    for g in (0, 1):
+        expected = np.bincount(np.searchsorted(edges, frame.v[frame.g == g], side="right") - 1,
+                               minlength=len(edges) - 1)
+        assert counted[(g,)]["v"].tolist() == expected[: len(edges) - 1].tolist()
+
+
+# -- refreshes -------------------------------------------------------------------------------------
+
+def _regression(rng: np.random.Generator, days: range) -> pd.DataFrame:
+    frames = []
+    for day in days:
+        x = rng.normal(day * 0.1, 1, 60)
+        y = 2 * x + rng.normal(0, 0.5, 60) + 5
+        frames.append(pd.DataFrame({
+            "ts": START + pd.to_timedelta(day, unit="D") + pd.to_timedelta(rng.integers(0, 86_399, 60), unit="s"),
+            "x": x, "y": y, "yhat": 2 * x + 5.1}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_refresh_recomputes_only_the_windows_that_changed_and_a_rerun_changes_nothing(spark_client, tmp_path):
+    from sklearn import metrics
+
+    spark = spark_client.spark
+    rng = np.random.default_rng(21)
+    table = str(tmp_path / "sales")
+    data = _regression(rng, range(3))
+    _write(spark, data, table)
+    monitoring.create_monitor(table, profile_type="timeseries", timestamp_col="ts", label_col="y",
+                              prediction_col="yhat", problem_type="regression", columns=["x"])
+    first = monitoring.refresh_monitor(table)
+    assert len(first.recomputed["1 day"]) == 3
+    profiles, drift = table + "_profile_metrics", table + "_drift_metrics"
+    before = _read(spark, profiles)
+    q = before[(before.column_name == ":table") & (before.day == 0)].iloc[0]
+    day0 = _day(data, 0)
+    assert q.mse == pytest.approx(metrics.mean_squared_error(day0.y, day0.yhat))
+    assert q.rmse == pytest.approx(math.sqrt(metrics.mean_squared_error(day0.y, day0.yhat)))
+    assert q.mae == pytest.approx(metrics.mean_absolute_error(day0.y, day0.yhat))
+    assert q.r2 == pytest.approx(metrics.r2_score(day0.y, day0.yhat))
+    assert q.mape == pytest.approx(metrics.mean_absolute_percentage_error(day0.y, day0.yhat))
+    assert pd.isna(q.accuracy) and q.model_version is None
+
+    new_day = _regression(rng, range(3, 4))
+    _write(spark, new_day, table, mode="append")
+    second = monitoring.refresh_monitor(table)
+    assert second.recomputed["1 day"] == [int((START + pd.Timedelta(days=3)).timestamp() * 1_000_000)]
+    after = _read(spark, profiles)
+    old_windows = after[after.day < 3]
+    assert set(old_windows.computed_at) == set(before.computed_at)  # untouched rows
+    assert len(after) == len(before) + 2  # the new day: x and :table
+    drift_rows = _read(spark, drift)
+    assert len(drift_rows) == 3 and drift_rows.drift_type.unique().tolist() == ["CONSECUTIVE"]
+
+    profile_snapshot = spark.read.format("delta").load(profiles)
+    drift_snapshot = spark.read.format("delta").load(drift)
+    versions = [_version(spark, profiles), _version(spark, drift)]
+    third = monitoring.refresh_monitor(table)
+    assert not third.changed
+    assert [_version(spark, profiles), _version(spark, drift)] == versions
+    assert_df_equality(spark.read.format("delta").load(profiles), profile_snapshot, ignore_row_order=True)
+    assert_df_equality(spark.read.format("delta").load(drift), drift_snapshot, ignore_row_order=True)
+
+    # a delete of day 1 drops its rows and recomputes day 2's drift, which now compares with day 0
+    from delta.tables import DeltaTable
+
+    DeltaTable.forPath(spark, table).delete(f"ts >= '{(START + pd.Timedelta(days=1)).isoformat()}' AND "
+                                            f"ts < '{(START + pd.Timedelta(days=2)).isoformat()}'")
+    fourth = monitoring.refresh_monitor(table)
+    assert fourth.removed["1 day"] == [int((START + pd.Timedelta(days=1)).timestamp() * 1_000_000)]
+    drift_rows = _read(spark, drift)
+    assert sorted(zip(drift_rows.day, drift_rows.cmp_day)) == [(2, 0), (3, 2)]
+    assert monitoring.get_monitor(table).table_version == fourth.table_version
+
+
+def _version(spark, path: str) -> int:
+    return spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").collect()[0].version
+
+
+def test_monitors_are_rows_in_the_store_and_delete_forgets_one(spark_client, tmp_path):
+    spark = spark_client.spark
+    table = str(tmp_path / "snap")
+    _write(spark, pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "b", "a"]}), table)
+    monitor = monitoring.create_monitor(table, profile_type="snapshot", model_id_col=None, prediction_col=None)
+    assert monitoring.get_monitor(table).config == monitor.config
+    with pytest.raises(AlreadyExistsError, match="delete_monitor"):
+        monitoring.create_monitor(table, profile_type="snapshot")
+    result = monitoring.refresh_monitor(table)
+    assert result.recomputed == {"snapshot": [None]}
+    rows = _read(spark, table + "_profile_metrics")
+    assert sorted(rows.column_name) == [":table", "c", "x"] and rows.granularity.unique().tolist() == ["snapshot"]
+    events = spark_client.store.reads.rows(layout.MONITOR_EVENTS).to_pylist()
+    assert [e["action"] for e in events] == ["create", "refresh"]
+    monitoring.delete_monitor(table)
+    with pytest.raises(monitoring.MonitorNotFoundError, match="create_monitor"):
+        monitoring.get_monitor(table)
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def small_table(spark_client, tmp_path):
+    spark = spark_client.spark
+    table = str(tmp_path / "small")
+    frame = pd.DataFrame({"ts": [START, START + pd.Timedelta(hours=1)], "x": [1.0, 2.0], "c": ["a", "b"],
+                          "model_version": [1, 1], "prediction": [0, 1], "n": ["1", "2"]})
+    _write(spark, frame, table)
+    other = str(tmp_path / "other_baseline")
+    _write(spark, pd.DataFrame({"x": ["not", "numeric"], "z": [1, 2]}), other)
+    return spark_client, table, other
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    ({"table": "/no/such/table"}, TableNotFoundError, "No table '/no/such/table'"),
+    ({"columns": ["nope"]}, InvalidValueError, "create_monitor columns must be a column of"),
+    ({"timestamp_col": "x"}, InvalidValueError, "a timestamp or date column; it is double"),
+    ({"timestamp_col": "missing"}, InvalidValueError, "create_monitor timestamp_col must be a column"),
+    ({"profile_type": "snapshot", "label_col": "prediction"}, InvalidValueError, "None for a snapshot profile"),
+    ({"granularities": ["1 fortnight"]}, InvalidValueError, "a window duration Spark parses"),
+    ({"granularities": "1 day"}, InvalidValueError, "a non-empty list of window durations"),
+    ({"baseline": "OTHER"}, InvalidValueError, "missing ['c'], of another kind {'x': 'string'}"),
+    ({"baseline": "/no/such/baseline"}, TableNotFoundError, "No table '/no/such/baseline'"),
+    ({"slicing_exprs": ["no_such_column > 1"]}, InvalidValueError, "a SQL expression over the columns"),
+    ({"profile_type": "batch"}, InvalidValueError, "one of ['inference', 'snapshot', 'timeseries']"),
+    ({"alerts": [{"rule": "count < 1"}]}, InvalidValueError, "not supported yet"),
+])
+def test_bad_input_is_a_clear_error_and_records_nothing(small_table, arguments, error, message):
+    client, table, other = small_table
+    arguments = {"table": table, "timestamp_col": "ts", "columns": ["x", "c"], **arguments}
+    if arguments.get("baseline") == "OTHER":
+        arguments["baseline"] = other
+    with pytest.raises(error) as raised:
+        monitoring.create_monitor(arguments.pop("table"), **arguments)
+    assert message in str(raised.value)
+    assert client.store.reads.rows(layout.MONITOR_EVENTS).num_rows == 0
