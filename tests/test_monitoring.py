@@ -321,6 +321,13 @@ def test_a_refresh_recomputes_only_the_windows_that_changed_and_a_rerun_changes_
     assert sorted(zip(drift_rows.day, drift_rows.cmp_day)) == [(2, 0), (3, 2)]
     assert monitoring.get_monitor(table).table_version == fourth.table_version
 
+    import shutil  # an output table dropped by hand is computed again whole
+
+    shutil.rmtree(drift)
+    assert sorted(monitoring.refresh_monitor(table).recomputed["1 day"]) == sorted(
+        int((START + pd.Timedelta(days=d)).timestamp() * 1_000_000) for d in (0, 2, 3))
+    assert sorted(zip(*[_read(spark, drift)[c] for c in ("day", "cmp_day")])) == [(2, 0), (3, 2)]
+
 
 def _version(spark, path: str) -> int:
     return spark.sql(f"DESCRIBE HISTORY delta.`{path}` LIMIT 1").collect()[0].version

@@ -161,6 +161,9 @@ class MonitoringClient:
         base_frame, base_version = (read_pinned(spark, TableRef.parse(config.baseline)) if config.baseline
                                     else (None, None))
         state = monitor.state
+        outputs_exist = all(TableRef.parse(t).exists(spark) for t in (config.profile_table, config.drift_table))
+        if not outputs_exist:  # an output table was dropped: start again from nothing
+            state = {}
         if state and version == monitor.table_version and base_version == state.get("baseline_version"):
             return RefreshResult(version, {}, {})
         baseline_changed = base_version != state.get("baseline_version")
