@@ -124,8 +124,11 @@ def test_disable_puts_every_fit_back_and_calling_again_reconfigures(client, iris
     LogisticRegression(max_iter=300).fit(X, y)
     (run,) = _runs(client)
     assert client.get_run_inputs(run.info.run_id) == []
-    sparktrack.autolog(disable=True)
+    sparktrack.autolog(disable=True, training_metrics=False)  # a flag only one flavor takes
     assert LogisticRegression.__dict__["fit"] is original and not safety.patched("sklearn")
+    with pytest.raises(Exception, match="no_such_flag"):
+        sparktrack.autolog(no_such_flag=True)
+    sparktrack.autolog(disable=True)
     LogisticRegression(max_iter=300).fit(X, y)
     assert len(_runs(client)) == 1
 

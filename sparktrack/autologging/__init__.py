@@ -21,13 +21,20 @@ FLAVORS = {"sklearn": ("sklearn", "sparktrack.autologging.sklearn"),
 
 def autolog(**flags: Any) -> list[str]:
     """Turn autologging on (or, with ``disable=True``, off) for every supported flavor whose
-    library is installed, with the same flags; returns those flavors."""
+    library is installed; each flavor gets the flags it takes (as ``mlflow.autolog`` does), and
+    a flag no flavor takes is an error. Returns the flavors."""
     import importlib
+    import inspect
 
-    turned = []
-    for flavor, (library, module) in FLAVORS.items():
-        if importlib.util.find_spec(library) is None:
-            continue
-        importlib.import_module(module).autolog(**flags)
-        turned.append(flavor)
-    return turned
+    from sparktrack.errors import InvalidValueError
+
+    functions = {flavor: importlib.import_module(module).autolog for flavor, (library, module) in FLAVORS.items()
+                 if importlib.util.find_spec(library) is not None}
+    accepted = {flavor: set(inspect.signature(f).parameters) for flavor, f in functions.items()}
+    known = set().union(*accepted.values())
+    unknown = sorted(set(flags) - known)
+    if unknown and functions:  # before any flavor is changed
+        raise InvalidValueError("autolog flags", unknown, f"flags of the flavors' autolog; known {sorted(known)}")
+    for flavor, function in functions.items():
+        function(**{k: v for k, v in flags.items() if k in accepted[flavor]})
+    return list(functions)
