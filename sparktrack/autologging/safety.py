@@ -15,9 +15,10 @@ import logging
 import os
 import threading
 import warnings
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 logger = logging.getLogger("sparktrack.autologging")
+T = TypeVar("T")
 TEST_MODE = "SPARKTRACK_AUTOLOGGING_TESTING"
 #: Set on every patched function: what it replaced.
 ORIGINAL = "__sparktrack_original__"
@@ -89,3 +90,63 @@ def guarded(flavor: str, silent: bool, action: Callable[[], Any]) -> Any:
         else:
             logger.debug("autologging failed", exc_info=True)
         return None
+
+
+#: Set on every run autolog makes: the flavor that made it.
+AUTOLOG_TAG = "sparktrack.autologging"
+
+
+class FitRuns:
+    """Which run a flavor's outermost fit logs to, as MLflow chooses it: with no active run a new
+    one (autolog owns it and ends it); with an active run, that run, left open, the first time
+    (nothing with ``exclusive``), and a nested child run for each later fit in it."""
+
+    def __init__(self, flavor: str):
+        self.flavor = flavor
+        self._logged: set[str] = set()  # runs the user started that a fit has logged into
+
+    def choose(self, exclusive: bool, extra_tags: Mapping[str, str]) -> tuple[str, bool] | None:
+        """(run id, owned), or None for no logging."""
+        from sparktrack.tracking import fluent
+
+        active = fluent.active_run()
+        tags = {AUTOLOG_TAG: self.flavor, **extra_tags}
+        client = fluent.client()
+        if active is None:
+            return client.create_run(fluent.current_experiment_id(), tags=tags, run_name=None).info.run_id, True
+        if exclusive:
+            return None
+        parent = active.info.run_id
+        if parent not in self._logged:
+            self._logged.add(parent)
+            return parent, False
+        return client.create_run(active.info.experiment_id, tags=tags, parent_run_id=parent).info.run_id, True
+
+
+def fit_in_run(runs: FitRuns, config: Any, fit: Callable[[], T],
+               log: Callable[[Any, str, bool, T], None], track: Callable[[str, bool, T], None]) -> T:
+    """Run ``fit()`` in the run ``runs`` chooses: ``log(client, run_id, owned, result)`` after it
+    (guarded), then ``track(run_id, owned, result)``; a run autolog owns ends FINISHED, or FAILED
+    when the fit raises. ``config`` has ``silent``, ``exclusive`` and ``extra_tags``."""
+    from sparktrack.entities import RunStatus
+    from sparktrack.tracking import fluent
+
+    flavor, silent = runs.flavor, config.silent
+    target = guarded(flavor, silent, lambda: runs.choose(config.exclusive, config.extra_tags))
+    if target is None:
+        return fit()
+    run_id, owned = target
+    client = fluent.client()
+    try:
+        result = fit()
+    except BaseException:
+        if owned:
+            guarded(flavor, silent, lambda: client.set_terminated(run_id, RunStatus.FAILED))
+        raise
+    try:
+        guarded(flavor, silent, lambda: log(client, run_id, owned, result))
+        track(run_id, owned, result)
+    finally:
+        if owned:
+            guarded(flavor, silent, lambda: client.set_terminated(run_id, RunStatus.FINISHED))
+    return result

@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 from sparktrack.autologging import post_training, safety
 
 FLAVOR = "sklearn"
-AUTOLOG_TAG = "sparktrack.autologging"
+AUTOLOG_TAG = safety.AUTOLOG_TAG
 #: Searches whose fit is patched although all_estimators() does not list them as such.
 _EXTRA = ("sklearn.pipeline.Pipeline", "sklearn.model_selection.GridSearchCV",
           "sklearn.model_selection.RandomizedSearchCV")
@@ -49,8 +49,7 @@ class AutologConfig:
 
 
 _config: AutologConfig | None = None
-#: Runs the user started that an autologged fit has already logged into.
-_logged_runs: set[str] = set()
+_runs = safety.FitRuns(FLAVOR)
 
 
 def autolog(log_input_examples: bool = False, log_model_signatures: bool = True, log_models: bool = True,
@@ -116,48 +115,10 @@ def _patched_fit(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _fit_and_log(config: AutologConfig, original: Callable[..., Any], estimator: Any, args: tuple,
                  kwargs: dict) -> Any:
-    from sparktrack.entities import RunStatus
-    from sparktrack.tracking import fluent
-
-    target = safety.guarded(FLAVOR, config.silent, lambda: _run_for_fit(config, estimator))
-    if target is None:
-        return original(estimator, *args, **kwargs)
-    run_id, owned = target
-    client = fluent.client()
-    try:
-        result = original(estimator, *args, **kwargs)
-    except BaseException:
-        if owned:
-            safety.guarded(FLAVOR, config.silent, lambda: client.set_terminated(run_id, RunStatus.FAILED))
-        raise
-    try:
-        safety.guarded(FLAVOR, config.silent, lambda: _log_fit(config, client, run_id, estimator, args, kwargs))
-        post_training.track(estimator, run_id, owned)
-    finally:
-        if owned:
-            safety.guarded(FLAVOR, config.silent, lambda: client.set_terminated(run_id, RunStatus.FINISHED))
-    return result
-
-
-def _run_for_fit(config: AutologConfig, estimator: Any) -> tuple[str, bool] | None:
-    """The run this fit logs to and whether autolog owns it (then it ends it), or None for no
-    logging (``exclusive`` with a run the user started)."""
-    from sparktrack.tracking import fluent
-
-    active = fluent.active_run()
-    tags = {AUTOLOG_TAG: FLAVOR, **config.extra_tags}
-    client = fluent.client()
-    if active is None:
-        run = client.create_run(fluent.current_experiment_id(), tags=tags, run_name=None)
-        return run.info.run_id, True
-    if config.exclusive:
-        return None
-    parent = active.info.run_id
-    if parent not in _logged_runs:
-        _logged_runs.add(parent)
-        return parent, False
-    child = client.create_run(active.info.experiment_id, tags=tags, parent_run_id=parent)
-    return child.info.run_id, True
+    return safety.fit_in_run(
+        _runs, config, lambda: original(estimator, *args, **kwargs),
+        log=lambda client, run_id, owned, _: _log_fit(config, client, run_id, estimator, args, kwargs),
+        track=lambda run_id, owned, _: post_training.track(estimator, run_id, owned))
 
 
 def _log_fit(config: AutologConfig, client: Any, run_id: str, estimator: Any, args: tuple, kwargs: dict) -> None:

@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterator, Mapping
 from sparktrack.autologging import safety
 
 FLAVOR = "spark"
-AUTOLOG_TAG = "sparktrack.autologging"
+AUTOLOG_TAG = safety.AUTOLOG_TAG
 UNKNOWN_DATASET = "unknown_dataset"
 
 
@@ -74,8 +74,7 @@ class _Target:
 
 
 _config: AutologConfig | None = None
-#: Runs the user started that an autologged fit has already logged into.
-_logged_runs: set[str] = set()
+_runs = safety.FitRuns(FLAVOR)
 #: Outermost fits in progress in any thread: a search fits its candidates in a thread pool.
 _fits = 0
 _fits_lock = threading.Lock()
@@ -157,52 +156,18 @@ def _patched_fit(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _fit_and_log(config: AutologConfig, original: Callable[..., Any], estimator: Any, args: tuple,
                  kwargs: dict) -> Any:
-    from sparktrack.entities import RunStatus
-    from sparktrack.tracking import fluent
-
-    target = safety.guarded(FLAVOR, config.silent, lambda: _run_for_fit(config))
-    if target is None:
-        return original(estimator, *args, **kwargs)
-    run_id, owned = target
-    client = fluent.client()
-    try:
-        model = original(estimator, *args, **kwargs)
-    except BaseException:
-        if owned:
-            safety.guarded(FLAVOR, config.silent, lambda: client.set_terminated(run_id, RunStatus.FAILED))
-        raise
     dataset = args[0] if args else kwargs.get("dataset")
     params = args[1] if len(args) > 1 else kwargs.get("params")
     fitted = estimator.copy(params) if isinstance(params, dict) and params else estimator
-    try:
-        safety.guarded(FLAVOR, config.silent, lambda: _log_fit(config, client, run_id, fitted, dataset, model))
+
+    def track(run_id: str, owned: bool, model: Any) -> None:
         if _weakrefable(model):
             _model_targets[model] = _Target(run_id=run_id, users_run=not owned)
-    finally:
-        if owned:
-            safety.guarded(FLAVOR, config.silent, lambda: client.set_terminated(run_id, RunStatus.FINISHED))
-    return model
 
-
-def _run_for_fit(config: AutologConfig) -> tuple[str, bool] | None:
-    """The run this fit logs to and whether autolog owns it (then it ends it), or None for no
-    logging (``exclusive`` with a run the user started)."""
-    from sparktrack.tracking import fluent
-
-    active = fluent.active_run()
-    tags = {AUTOLOG_TAG: FLAVOR, **config.extra_tags}
-    client = fluent.client()
-    if active is None:
-        run = client.create_run(fluent.current_experiment_id(), tags=tags, run_name=None)
-        return run.info.run_id, True
-    if config.exclusive:
-        return None
-    parent = active.info.run_id
-    if parent not in _logged_runs:
-        _logged_runs.add(parent)
-        return parent, False
-    child = client.create_run(active.info.experiment_id, tags=tags, parent_run_id=parent)
-    return child.info.run_id, True
+    return safety.fit_in_run(
+        _runs, config, lambda: original(estimator, *args, **kwargs),
+        log=lambda client, run_id, owned, model: _log_fit(config, client, run_id, fitted, dataset, model),
+        track=track)
 
 
 # --- what a fit logs ---------------------------------------------------------------------------
