@@ -5,6 +5,7 @@ the bad-input cases. Real local Spark and Delta, one session, a few small tables
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -208,8 +209,13 @@ def test_drift_rows_match_scipy_on_windows_with_and_without_a_shift(classified):
 def test_profile_and_quality_rows_match_numpy_and_sklearn(classified):
     from sklearn import metrics
 
-    spark, table, data, _, _ = classified
+    spark, table, data, base, _ = classified
     rows = _read(spark, table + "_profile_metrics")
+    baseline = rows[rows.log_type == "BASELINE"]
+    rows = rows[rows.log_type == "INPUT"]
+    whole = baseline[baseline.slice_key.isna()].set_index("column_name")
+    assert whole.loc[":table", "count"] == len(base) and whole.loc["x", "avg"] == pytest.approx(base.x.mean())
+    assert baseline.day.isna().all() and baseline.granularity.isna().all() and baseline.model_version.isna().all()
     first = _day(data, 0)
     first = first[first.model_version == 1]
     mine = rows[rows.slice_key.isna() & (rows.model_version == "1") & (rows.day == 0)]
@@ -389,3 +395,53 @@ def test_bad_input_is_a_clear_error_and_records_nothing(small_table, arguments, 
         monitoring.create_monitor(arguments.pop("table"), **arguments)
     assert message in str(raised.value)
     assert client.store.reads.rows(layout.MONITOR_EVENTS).num_rows == 0
+
+
+# -- the baseline by lineage -----------------------------------------------------------------------
+
+def test_with_no_baseline_a_prediction_table_is_compared_with_the_data_its_model_version_was_trained_on(
+        spark, tmp_path):
+    """jobs/train.py trains churn_gbt on version 0 of the churn table; the table then changes
+    (fewer rows, dearer contracts) and version 1 is scored. The monitor, given no baseline,
+    compares the predictions with version 0: the lineage the run recorded."""
+    from pyspark.sql import functions as F
+
+    from sparktrack.demo import churn_frame, write_churn_table
+    from sparktrack.jobs import train as train_job
+    from sparktrack.scoring import batch_score
+    from sparktrack.testing import fresh_store
+
+    churn, predictions = str(tmp_path / "churn"), str(tmp_path / "predictions")
+    with fresh_store(spark, root=str(tmp_path / "store")):
+        write_churn_table(spark, churn, 1000)
+        config = str(Path(__file__).resolve().parent.parent / "conf" / "jobs" / "train_churn.toml")
+        train_job.train(train_job.load_config(config, [f'input="{churn}"', "estimator.params.maxDepth=3",
+                                                       "estimator.params.maxIter=5", "gate.greater_than=0.5"]))
+        trained = spark.read.format("delta").load(churn).toPandas()
+        (churn_frame(spark, 700, seed=3).withColumn("monthly_charges", F.col("monthly_charges") + 40)
+         .write.format("delta").mode("overwrite").save(churn))
+        batch_score("models:/churn_gbt@Champion", churn, predictions)
+        scored = spark.read.format("delta").load(predictions).toPandas()
+
+        monitor = monitoring.create_monitor(predictions, timestamp_col="scored_at", label_col="churned")
+        assert monitor.config.lineage and monitor.config.model_name_col == "model_name"
+        assert "batch_id" not in monitor.config.column_kinds and "prediction" in monitor.config.column_kinds
+        monitoring.refresh_monitor(predictions)
+        drift = spark.read.format("delta").load(predictions + "_drift_metrics").toPandas()
+        baseline = drift[(drift.drift_type == "BASELINE") & drift.slice_key.isna()].set_index("column_name")
+        assert set(baseline.model_version) == {"1"} and set(baseline.model_name) == {"churn_gbt"}
+        assert "prediction" not in baseline.index  # the training data has no prediction to compare with
+        charges = baseline.loc["monthly_charges"]
+        reference = st.ks_2samp(trained.monthly_charges, scored.monthly_charges).statistic
+        assert charges.ks_test["statistic"] - 1e-12 <= reference <= charges.ks_test["statistic"] + charges.bounds[
+            "ks_statistic"] + 1e-12
+        assert charges.population_stability_index > 1 and baseline.loc["tenure_months"].population_stability_index < 0.1
+        assert charges.count_delta == 700 - 1000
+        profile_rows = spark.read.format("delta").load(predictions + "_profile_metrics").toPandas()
+        base_rows = profile_rows[(profile_rows.log_type == "BASELINE") & profile_rows.slice_key.isna()]
+        table_row = base_rows[base_rows.column_name == ":table"].iloc[0]
+        assert (table_row["count"], table_row.model_version, table_row.model_name) == (1000, "1", "churn_gbt")
+        state = monitoring.get_monitor(predictions).state["baseline"]
+        assert state == {"churn_gbt/1": {"source": state["churn_gbt/1"]["source"], "delta_version": 0,
+                                         "feature_tables": {}}}
+        assert not monitoring.refresh_monitor(predictions).changed

@@ -12,7 +12,7 @@ already has are kept instead of looked up.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from sparktrack.errors import InvalidValueError, TableNotFoundError
@@ -107,11 +107,11 @@ class FeatureSpec:
                    exclude_columns=tuple(data.get("exclude_columns") or ()))
 
 
-def with_features(spark: SparkSession, spec: FeatureSpec, df: DataFrame,
-                  model: str) -> tuple[DataFrame, dict[str, int]]:
-    """``df`` with the spec's features looked up in each table's latest version (and the version
-    of each table read), point in time
-    where the lookup has a timestamp key. Columns ``df`` already has are not looked up. Every
+def with_features(spark: SparkSession, spec: FeatureSpec, df: DataFrame, model: str,
+                  pinned: bool = False) -> tuple[DataFrame, dict[str, int]]:
+    """``df`` with the spec's features looked up in each table's latest version (``pinned``: at
+    the version the spec recorded, the one the model was trained on), and the version of each
+    table read, point in time where the lookup has a timestamp key. Columns ``df`` already has are not looked up. Every
     table, column and key is checked before any Spark job: an error names the table and column."""
     missing = [c for c in spec.training_columns if c not in df.columns]
     if missing:
@@ -129,7 +129,9 @@ def with_features(spark: SparkSession, spec: FeatureSpec, df: DataFrame,
             raise TableNotFoundError(lookup_spec.table_name,
                                      f"{model} looks its features {wanted} up there ({error.detail})") from None
         gone = [c for c, out, _ in lookup_spec.features if out in wanted and c not in table.features]
-        if gone:
+        if pinned:
+            table = replace(table, delta_version=lookup_spec.delta_version)
+        elif gone:
             raise InvalidValueError(
                 f"The feature table {table.name}", f"features {list(table.features)}",
                 f"the feature column(s) {gone} that {model} was trained with; restore them in "

@@ -15,7 +15,7 @@ and their error bounds are in ``sparktrack.monitoring.statistics``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sparktrack.monitoring.monitor import (Monitor, MonitorConfig, MonitoringClient, MonitorNotFoundError,
                                            RefreshResult)
@@ -36,22 +36,11 @@ def _client(spark: SparkSession | None, store: str | None) -> MonitoringClient:
     return MonitoringClient(fluent_client if same and spark is None else SparkTrackClient(store, spark))
 
 
-def create_monitor(table: str, *, profile_type: str = "inference", timestamp_col: str | None = None,
-                   granularities: Sequence[str] = ("1 day",), model_id_col: str | None = "model_version",
-                   prediction_col: str | None = "prediction", label_col: str | None = None,
-                   probability_col: str | None = None, problem_type: str = "classification",
-                   baseline: str | None = None, slicing_exprs: Sequence[str] | None = None,
-                   columns: Sequence[str] | None = None, custom_metrics: Any = None, alerts: Any = None,
-                   output_dir: str | None = None, spark: SparkSession | None = None,
-                   store: str | None = None) -> Monitor:
-    """Record a monitor on ``table`` (a Delta path or catalog name); see the README's
-    "Monitoring" section for every argument."""
-    return _client(spark, store).create_monitor(
-        table, profile_type=profile_type, timestamp_col=timestamp_col, granularities=granularities,
-        model_id_col=model_id_col, prediction_col=prediction_col, label_col=label_col,
-        probability_col=probability_col, problem_type=problem_type, baseline=baseline,
-        slicing_exprs=slicing_exprs, columns=columns, custom_metrics=custom_metrics, alerts=alerts,
-        output_dir=output_dir)
+def create_monitor(table: str, *, spark: SparkSession | None = None, store: str | None = None,
+                   **arguments: Any) -> Monitor:
+    """Record a monitor on ``table`` (a Delta path or catalog name): the arguments are
+    ``MonitoringClient.create_monitor``'s, documented in the README's "Monitoring" section."""
+    return _client(spark, store).create_monitor(table, **arguments)
 
 
 def refresh_monitor(table: str, *, spark: SparkSession | None = None, store: str | None = None) -> RefreshResult:

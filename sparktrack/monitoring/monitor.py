@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from sparktrack.errors import AlreadyExistsError, InvalidValueError, NotFoundError
-from sparktrack.monitoring import outputs, profile
+from sparktrack.monitoring import lineage, outputs, profile
 from sparktrack.monitoring.profile import CATEGORICAL, NUMERIC, SNAPSHOT
 from sparktrack.monitoring.statistics import Binned
 from sparktrack.monitoring.store import CREATE, DELETE, REFRESH, MonitorStore
@@ -39,6 +39,10 @@ PROBLEM_TYPES = ("classification", "regression")
 NUMERIC_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
 CATEGORICAL_TYPES = ("string", "boolean")
 TIME_TYPES = ("timestamp", "timestamp_ntz", "date")
+#: Columns of prediction and inference tables that say where a row came from, not what it holds:
+#: not profiled unless named in ``columns``.
+BOOKKEEPING_COLUMNS = ("model_run_id", "batch_id", "request_id", "client_request_id", "route", "endpoint",
+                       "sampling_fraction", "record_index")
 
 
 class MonitorNotFoundError(NotFoundError):
@@ -54,6 +58,7 @@ class MonitorConfig:
     timestamp_col: str | None
     granularities: tuple[str, ...]
     model_id_col: str | None
+    model_name_col: str | None  # with model_id_col, what names the model version of a row
     prediction_col: str | None
     label_col: str | None
     probability_col: str | None
@@ -67,8 +72,15 @@ class MonitorConfig:
 
     @property
     def read_columns(self) -> list[str]:
-        extra = [self.timestamp_col, self.model_id_col, self.label_col, self.prediction_col, self.probability_col]
+        extra = [self.timestamp_col, self.model_id_col, self.model_name_col, self.label_col, self.prediction_col,
+                 self.probability_col]
         return list(dict.fromkeys([*self.column_kinds, *(c for c in extra if c)]))
+
+    @property
+    def lineage(self) -> bool:
+        """Whether the baseline is each model version's training data (no baseline table given,
+        and the rows name their model and version, as prediction and inference tables do)."""
+        return self.baseline is None and self.model_id_col is not None and self.model_name_col is not None
 
     @property
     def windowings(self) -> tuple[str, ...]:
@@ -124,7 +136,7 @@ class MonitoringClient:
 
     def create_monitor(self, table: str, *, profile_type: str = "inference", timestamp_col: str | None = None,
                        granularities: Sequence[str] = ("1 day",), model_id_col: str | None = "model_version",
-                       prediction_col: str | None = "prediction", label_col: str | None = None,
+                       model_name_col: str | None = "model_name", prediction_col: str | None = "prediction", label_col: str | None = None,
                        probability_col: str | None = None, problem_type: str = "classification",
                        baseline: str | None = None, slicing_exprs: Sequence[str] | None = None,
                        columns: Sequence[str] | None = None, custom_metrics: Any = None, alerts: Any = None,
@@ -135,7 +147,8 @@ class MonitoringClient:
         if ref.ref in self._record.current():
             raise AlreadyExistsError("A monitor on", ref.ref, "Delete it first with delete_monitor().")
         config = _checked(self.spark, ref, profile_type=profile_type, timestamp_col=timestamp_col,
-                          granularities=granularities, model_id_col=model_id_col, prediction_col=prediction_col,
+                          granularities=granularities, model_id_col=model_id_col, model_name_col=model_name_col,
+                          prediction_col=prediction_col,
                           label_col=label_col, probability_col=probability_col, problem_type=problem_type,
                           baseline=baseline, slicing_exprs=slicing_exprs, columns=columns,
                           custom_metrics=custom_metrics, alerts=alerts, output_dir=output_dir)
@@ -158,18 +171,25 @@ class MonitoringClient:
         monitor = self.get_monitor(table)
         config, spark = monitor.config, self.spark
         frame, version = read_pinned(spark, TableRef.parse(config.table_name))
-        base_frame, base_version = (read_pinned(spark, TableRef.parse(config.baseline)) if config.baseline
-                                    else (None, None))
         state = monitor.state
         outputs_exist = all(TableRef.parse(t).exists(spark) for t in (config.profile_table, config.drift_table))
         if not outputs_exist:  # an output table was dropped: start again from nothing
             state = {}
-        if state and version == monitor.table_version and base_version == state.get("baseline_version"):
+        unchanged = bool(state) and version is not None and version == monitor.table_version
+        base_frame, base_state = None, None
+        if config.baseline is not None:
+            base_frame, base_state = read_pinned(spark, TableRef.parse(config.baseline))
+            unchanged = unchanged and base_state == state.get("baseline")
+        if unchanged:  # the same rows name the same model versions, whose training data is pinned
             return RefreshResult(version, {}, {})
-        baseline_changed = base_version != state.get("baseline_version")
+        if config.lineage:
+            base_frame, base_state = self._lineage_baseline(config, frame)
+        baseline_changed = base_state != state.get("baseline")
         fingerprints = dict(state.get("fingerprints", {}))
         recomputed, removed = {}, {}
         base = _baseline_summary(base_frame, config) if base_frame is not None else None
+        if base is not None and baseline_changed:
+            self._write_baseline_rows(config, base, version)
         for granularity in config.windowings:
             found = profile.fingerprints(frame, config, granularity)
             old = fingerprints.get(granularity, {})
@@ -184,17 +204,34 @@ class MonitoringClient:
             drifted |= {min((x for x in order if _start_order(x) > _start_order(w)), key=_start_order, default=None)
                         for w in gone} - {None}
             scanned = changed | drifted | {before[w] for w in drifted if w in before}
-            if scanned:
+            if scanned or gone:
                 self._recompute(frame, config, granularity, version, base, _starts(scanned), _starts(changed),
                                 _starts(drifted), before, _starts(gone))
-            elif gone:
-                self._recompute(frame, config, granularity, version, base, [], [], [], before, _starts(gone))
             fingerprints[granularity] = found
             recomputed[granularity] = sorted(_starts(changed), key=lambda s: -1 if s is None else s)
             removed[granularity] = sorted(_starts(gone), key=lambda s: -1 if s is None else s)
-        new_state = {"fingerprints": fingerprints, "baseline_version": base_version}
+        new_state = {"fingerprints": fingerprints, "baseline": base_state}
         self._record.record(config.table_name, REFRESH, config.to_dict(), new_state, version)
         return RefreshResult(version, recomputed, removed)
+
+    def _lineage_baseline(self, config: MonitorConfig, frame: DataFrame) -> tuple[DataFrame | None, dict[str, Any]]:
+        """The training data of every model version the rows name, and where each was read."""
+        pairs = lineage.model_versions(frame.select(config.model_name_col, config.model_id_col).distinct().collect())
+        trained = [lineage.training_data(self.client, name, model_version) for name, model_version in pairs]
+        if not trained:
+            return None, {}
+        base_frame, _ = lineage.baseline_frame(self.client, trained, list(config.column_kinds),
+                                               (config.model_id_col, config.model_name_col))
+        return base_frame, lineage.pinned_state(trained)
+
+    def _write_baseline_rows(self, config: MonitorConfig, base: Mapping[str, Any], version: int) -> None:
+        """The baseline's profile (log_type BASELINE, no window), replaced whenever it changes."""
+        rows = []
+        for key, summary in base["summaries"].items():
+            rows += outputs.profile_rows(None, (None, None, *key), summary, base["counts"].get(key, {}),
+                                         base["kinds"], config.column_types, version, outputs.BASELINE_LOG)
+        outputs.write(self.spark, TableRef.parse(config.profile_table), rows, outputs.PROFILE_STAGED, None, [],
+                      drift=False)
 
     def _recompute(self, frame: DataFrame, config: MonitorConfig, granularity: str, version: int,
                    base: dict[str, Any] | None, scanned: list[int | None], changed: list[int | None],
@@ -216,7 +253,7 @@ class MonitoringClient:
                 pooled = [whole] + ([base["frame"]] if base is not None else [])
                 edges = profile.pooled_edges(pooled, numeric)
                 hists = profile.histograms(rows, edges)
-                base_hists = profile.histograms(base["sliced"], edges, profile.SLICE) if base else {}
+                base_hists = profile.histograms(base["sliced"], edges, profile.BASELINE_GROUP) if base else {}
             finally:
                 rows.unpersist()
             for key, summary in summaries.items():
@@ -235,13 +272,15 @@ class MonitoringClient:
                     if match:
                         comparisons.append((outputs.CONSECUTIVE, match[0][:2],
                                             _sides(match[0], summaries[match[0]], counts, hists, edges)))
-                if base is not None and (key[2], key[3]) in base["summaries"]:
-                    slice_key = (key[2], key[3])
+                base_key = _baseline_key(key, base)
+                if base_key is not None:
                     comparisons.append((outputs.BASELINE, (None, None),
-                                        _sides(slice_key, base["summaries"][slice_key], base["counts"],
-                                               base_hists, edges)))
+                                        _sides(base_key, base["summaries"][base_key], base["counts"], base_hists,
+                                               edges)))
                 for drift_type, cmp_window, theirs in comparisons:
                     for name, kind in config.column_kinds.items():
+                        if name not in theirs:  # a column the baseline has not (a prediction, say)
+                            continue
                         drift_rows.append(outputs.drift_row(drift_type, granularity, key, cmp_window, name, kind,
                                                             config.column_types[name], mine[name], theirs[name],
                                                             version))
@@ -278,22 +317,39 @@ def _sides(key: tuple, summary: Mapping[str, Any], counts: Mapping[tuple, Any], 
     return out
 
 
+def _baseline_key(key: tuple, base: Mapping[str, Any] | None) -> tuple | None:
+    """What a group compares with in the baseline: the same slice of its own model version's
+    training data, or the same slice of an explicit baseline (which has no model)."""
+    if base is None:
+        return None
+    for candidate in (key[2:], (*key[2:4], None, None)):
+        if candidate in base["summaries"]:
+            return candidate
+    return None
+
+
 def _baseline_summary(frame: DataFrame, config: MonitorConfig) -> dict[str, Any]:
-    """The baseline per slice (all of it is one window, whatever its model versions)."""
+    """The baseline per slice and model version (all of it is one window): an explicit baseline
+    has no model version, the training data of the lineage has one per model version."""
     from dataclasses import replace
 
-    plain = replace(config, model_id_col=None, label_col=None, probability_col=None, profile_type="snapshot")
+    plain = replace(config, label_col=None, probability_col=None, profile_type="snapshot",
+                    column_kinds={n: k for n, k in config.column_kinds.items() if n in frame.columns})
+    if not config.lineage:
+        plain = replace(plain, model_id_col=None, model_name_col=None)
     sliced = profile.windowed(frame, plain, SNAPSHOT)
-    categorical = [n for n, k in config.column_kinds.items() if k == CATEGORICAL]
-    summaries = {(key[2], key[3]): value for key, value in profile.profiles(sliced, plain).items()}
-    counts = profile.category_counts(sliced, categorical, profile.SLICE)
-    return {"frame": frame, "sliced": sliced, "summaries": summaries, "counts": counts}
+    categorical = [n for n, k in plain.column_kinds.items() if k == CATEGORICAL]
+    summaries = {key[2:]: value for key, value in profile.profiles(sliced, plain).items()}
+    counts = profile.category_counts(sliced, categorical, profile.BASELINE_GROUP)
+    return {"frame": frame.select(*plain.column_kinds), "sliced": sliced, "summaries": summaries, "counts": counts,
+            "kinds": plain.column_kinds}
 
 
 # -- checks -----------------------------------------------------------------------------------
 
 def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp_col: str | None,
-             granularities: Sequence[str], model_id_col: str | None, prediction_col: str | None,
+             granularities: Sequence[str], model_id_col: str | None, model_name_col: str | None,
+             prediction_col: str | None,
              label_col: str | None, probability_col: str | None, problem_type: str, baseline: str | None,
              slicing_exprs: Sequence[str] | None, columns: Sequence[str] | None, custom_metrics: Any,
              alerts: Any, output_dir: str | None) -> MonitorConfig:
@@ -331,6 +387,9 @@ def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp
         granularities = _checked_granularities(frame, timestamp_col, granularities)
     inference = profile_type == "inference"
     model_id_col = column("model_id_col", model_id_col, False) if inference else None
+    if model_name_col == "model_name" and "model_name" not in types:  # the default, for tables without it
+        model_name_col = None
+    model_name_col = column("model_name_col", model_name_col, False) if model_id_col else None
     prediction_col = column("prediction_col", prediction_col, inference or label_col is not None)
     label_col = column("label_col", label_col, False)
     probability_col = column("probability_col", probability_col, False)
@@ -340,7 +399,7 @@ def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp
     slices = tuple(slicing_exprs or ())
     for text in slices:
         _check_expr(frame, text, ref.ref)
-    skipped = {timestamp_col, model_id_col}
+    skipped = {timestamp_col, model_id_col, model_name_col, *BOOKKEEPING_COLUMNS}
     if columns is None:
         chosen = [n for n, t in types.items() if n not in skipped and (t in NUMERIC_TYPES or t in CATEGORICAL_TYPES)]
     else:
@@ -366,8 +425,9 @@ def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp
     profile_table, drift_table = _output_names(ref, output_dir)
     return MonitorConfig(
         table_name=ref.ref, profile_type=profile_type, timestamp_col=timestamp_col, granularities=granularities,
-        model_id_col=model_id_col, prediction_col=prediction_col, label_col=label_col,
-        probability_col=probability_col, problem_type=problem_type, baseline=baseline, slicing_exprs=slices,
+        model_id_col=model_id_col, model_name_col=model_name_col, prediction_col=prediction_col,
+        label_col=label_col, probability_col=probability_col, problem_type=problem_type, baseline=baseline,
+        slicing_exprs=slices,
         column_kinds=kinds, column_types={n: types[n] for n in chosen}, profile_table=profile_table,
         drift_table=drift_table)
 

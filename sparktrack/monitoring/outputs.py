@@ -19,18 +19,21 @@ TABLE_ROW = ":table"
 CONSECUTIVE, BASELINE = "CONSECUTIVE", "BASELINE"
 QUALITY = ("accuracy", "precision_macro", "precision_weighted", "recall_macro", "recall_weighted", "f1_macro",
            "f1_weighted", "roc_auc", "log_loss", "mse", "rmse", "mae", "r2", "mape")
-_KEYS = ("window_start_us", "window_end_us", "granularity", "slice_key", "slice_value", "model_version",
-         "column_name", "data_type")
+#: The group columns, in profile.GROUP's order.
+GROUP_COLUMNS = ("window_start_us", "window_end_us", "slice_key", "slice_value", "model_version", "model_name")
+INPUT, BASELINE_LOG = "INPUT", "BASELINE"
 #: The columns as built on the driver (windows as epoch microseconds), then converted.
 PROFILE_STAGED = ", ".join([
     "window_start_us bigint, window_end_us bigint, granularity string, slice_key string, slice_value string",
-    "model_version string, column_name string, data_type string, count bigint, num_nulls bigint, avg double",
+    "model_version string, model_name string, log_type string, column_name string, data_type string",
+    "count bigint, num_nulls bigint, avg double",
     "stddev double, min double, max double, quantiles array<double>, distinct_count bigint",
     "frequent_items array<struct<item: string, count: bigint>>",
     *[f"{name} double" for name in QUALITY], "table_version bigint"])
 DRIFT_STAGED = ", ".join([
     "window_start_us bigint, window_end_us bigint, cmp_start_us bigint, cmp_end_us bigint, drift_type string",
-    "granularity string, slice_key string, slice_value string, model_version string, column_name string",
+    "granularity string, slice_key string, slice_value string, model_version string, model_name string",
+    "column_name string",
     "data_type string, count_delta double, avg_delta double, percent_null_delta double",
     "distinct_count_delta double, ks_test struct<statistic: double, pvalue: double>",
     "chi_squared_test struct<statistic: double, pvalue: double>, population_stability_index double",
@@ -38,13 +41,16 @@ DRIFT_STAGED = ", ".join([
     "bounds struct<ks_statistic: double, wasserstein_distance: double>, table_version bigint"])
 
 
-def profile_rows(granularity: str, key: tuple, summary: Mapping[str, Any], categories: Mapping[str, Mapping[str, int]],
-                 kinds: Mapping[str, str], types: Mapping[str, str], table_version: int) -> list[dict[str, Any]]:
-    """The rows of one group: one per column, and the ``:table`` row (row count, quality)."""
-    base = dict(zip(("window_start_us", "window_end_us", "slice_key", "slice_value", "model_version"), key),
-                granularity=granularity, table_version=table_version)
+def profile_rows(granularity: str | None, key: tuple, summary: Mapping[str, Any],
+                 categories: Mapping[str, Mapping[str, int]], kinds: Mapping[str, str], types: Mapping[str, str],
+                 table_version: int, log_type: str = INPUT) -> list[dict[str, Any]]:
+    """The rows of one group: one per column, and the ``:table`` row (row count, quality). A
+    baseline's rows (``log_type`` BASELINE) have no window and no granularity."""
+    base = dict(zip(GROUP_COLUMNS, key), granularity=granularity, table_version=table_version, log_type=log_type)
     rows = []
     for name, kind in kinds.items():
+        if name not in summary["columns"]:
+            continue
         metrics = dict(summary["columns"][name])
         row = {**base, "column_name": name, "data_type": types[name], "count": metrics.pop("count"),
                "num_nulls": summary["rows"] - summary["columns"][name]["count"], **metrics}
@@ -78,8 +84,7 @@ def drift_row(drift_type: str, granularity: str, key: tuple, cmp_window: tuple, 
               window: Mapping[str, Any], compared: Mapping[str, Any], table_version: int) -> dict[str, Any]:
     """One column's drift between a group (``window``) and what it is compared with: each side
     is ``{"rows", "metrics", "counts" (categorical) or "binned" (numeric)}``."""
-    row: dict[str, Any] = dict(zip(("window_start_us", "window_end_us", "slice_key", "slice_value", "model_version"),
-                                   key))
+    row: dict[str, Any] = dict(zip(GROUP_COLUMNS, key))
     row.update(cmp_start_us=cmp_window[0], cmp_end_us=cmp_window[1], drift_type=drift_type, granularity=granularity,
                column_name=name, data_type=data_type, table_version=table_version)
     mine, theirs = window["metrics"], compared["metrics"]
@@ -112,9 +117,10 @@ def drift_row(drift_type: str, granularity: str, key: tuple, cmp_window: tuple, 
 
 
 def write(spark: SparkSession, target: TableRef, rows: Sequence[Mapping[str, Any]], staged: str,
-          granularity: str, windows: Iterable[int | None], drift: bool) -> None:
-    """Replace the rows of ``windows`` (of ``granularity``) in ``target`` by ``rows``, in one
-    commit (Delta's replaceWhere): a re-run writes the same rows again."""
+          granularity: str | None, windows: Iterable[int | None], drift: bool) -> None:
+    """Replace the rows of ``windows`` (of ``granularity``; None: the baseline's rows) in
+    ``target`` by ``rows``, in one commit (Delta's replaceWhere): a re-run writes the same rows
+    again."""
     from pyspark.sql import functions as F
 
     names = [part.strip().split(" ")[0] for part in _split_columns(staged)]
@@ -132,10 +138,13 @@ def write(spark: SparkSession, target: TableRef, rows: Sequence[Mapping[str, Any
     frame = frame.select(*columns)
     starts = sorted({w for w in windows if w is not None})
     predicate = f"granularity = '{granularity}'"
-    if granularity != SNAPSHOT:
+    if granularity is None:
+        predicate = f"log_type = '{BASELINE_LOG}'"
+    elif granularity != SNAPSHOT:
         listed = ", ".join(f"timestamp_micros({int(w)})" for w in starts) or "NULL"
         predicate += f" AND window.start IN ({listed})"
-    writer = frame.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+    writer = (frame.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+              .option("mergeSchema", "true"))
     if target.exists(spark):
         writer.save(target.path) if target.path is not None else writer.saveAsTable(target.name)
     else:

@@ -8,8 +8,8 @@ recomputed (and the baseline), and returns small per-group summaries to the driv
 - ``pooled_edges`` and ``histograms``: the shared binning of each numeric column (quantiles of
   all the values compared) and the counts per bin.
 
-A group is ``(window start, window end, slice key, slice value, model version)``; windows are carried as
-epoch microseconds so no session time zone enters.
+A group is ``(window start, window end, slice key, slice value, model version, model name)``;
+windows are carried as epoch microseconds so no session time zone enters.
 """
 
 from __future__ import annotations
@@ -35,8 +35,11 @@ DISTINCT_RSD = 0.01
 TOP_K = 10
 SNAPSHOT = "snapshot"
 #: The group columns a windowed frame gets (named so as not to meet a user's column).
-GROUP = ("__window_start_us", "__window_end_us", "__slice_key", "__slice_value", "__model_version")
+GROUP = ("__window_start_us", "__window_end_us", "__slice_key", "__slice_value", "__model_version",
+         "__model_name")
 SLICE = GROUP[2:4]
+#: What a baseline's groups are keyed by: the slice and the model (null for an explicit baseline).
+BASELINE_GROUP = GROUP[2:]
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 MAPE_EPSILON = float(np.finfo(np.float64).eps)  # as sklearn's mean_absolute_percentage_error
 
@@ -44,7 +47,7 @@ MAPE_EPSILON = float(np.finfo(np.float64).eps)  # as sklearn's mean_absolute_per
 def windowed(frame: DataFrame, config: MonitorConfig, granularity: str) -> DataFrame:
     """``frame`` with the GROUP columns: the window's start and end for ``granularity`` (null for
     a snapshot), one row per slice it belongs to (slice key and value; the whole table is the
-    null slice) and the model version as a string."""
+    null slice) and the model version and name as strings."""
     from pyspark.sql import functions as F
 
     if granularity == SNAPSHOT:
@@ -55,9 +58,12 @@ def windowed(frame: DataFrame, config: MonitorConfig, granularity: str) -> DataF
     slices = [F.struct(F.lit(None).cast("string").alias("k"), F.lit(None).cast("string").alias("v"))]
     slices += [F.struct(F.lit(text).alias("k"), F.expr(text).cast("string").alias("v"))
                for text in config.slicing_exprs]
-    model = F.col(config.model_id_col).cast("string") if config.model_id_col else F.lit(None).cast("string")
-    ws, we, sk, sv, mv = GROUP
-    return (frame.select("*", start.alias(ws), end.alias(we), model.alias(mv),
+    def model(column: str | None) -> Column:
+        return F.col(column).cast("string") if column else F.lit(None).cast("string")
+
+    ws, we, sk, sv, mv, mn = GROUP
+    return (frame.select("*", start.alias(ws), end.alias(we), model(config.model_id_col).alias(mv),
+                         model(config.model_name_col).alias(mn),
                          F.explode(F.array(*slices)).alias("__slice"))
             .select("*", F.col("__slice.k").alias(sk), F.col("__slice.v").alias(sv))
             .drop("__slice"))
@@ -221,7 +227,8 @@ def pooled_edges(frames: Sequence[DataFrame], names: Sequence[str]) -> dict[str,
         return {}
     pooled = None
     for frame in frames:
-        part = frame.select(*[F.col(n).cast("double").alias(f"c{i}") for i, n in enumerate(names)])
+        part = frame.select(*[(F.col(n) if n in frame.columns else F.lit(None)).cast("double").alias(f"c{i}")
+                              for i, n in enumerate(names)])
         pooled = part if pooled is None else pooled.unionByName(part)
     probabilities = [i / DRIFT_BINS for i in range(DRIFT_BINS + 1)]
     aggs = []
@@ -249,7 +256,7 @@ def histograms(frame: DataFrame, edges: Mapping[str, np.ndarray], keys: Sequence
     from pyspark.ml.feature import Bucketizer
     from pyspark.sql import functions as F
 
-    names = list(edges)
+    names = [n for n in edges if n in frame.columns]  # a baseline may lack some (a prediction, say)
     if not names:
         return {}
     staged = frame.select(*keys, *[F.when(~F.isnan(F.col(n).cast("double")), F.col(n).cast("double")).alias(f"c{i}")
