@@ -207,3 +207,42 @@ def test_both_jobs_run_on_a_standalone_cluster(spark, tmp_path, churn, standalon
     [app] = spark.read.format("delta").load(f"{store}/tables/runs").select("spark_app_id").collect()
     assert app[0].startswith("app-"), app
     assert spark.read.format("delta").load(predictions).count() == 2000
+
+
+def test_the_monitor_job_refreshes_and_exits_4_when_an_alert_rule_triggers(spark, tmp_path, java_options):
+    """jobs/monitor.py by spark-submit: the first run creates the monitor from the config and
+    refreshes it; a shifted feature triggers the PSI rule, the job exits 4 and the triggered
+    alerts reach the loopback webhook."""
+    import numpy as np
+    import pandas as pd
+
+    from _alert_sink import AlertSink
+
+    from sparktrack.jobs import ALERT_TRIGGERED
+
+    rng = np.random.default_rng(5)
+    table, baseline, store = str(tmp_path / "preds"), str(tmp_path / "train"), str(tmp_path / "store")
+    n = 2000
+    spark.createDataFrame(pd.DataFrame({
+        "ts": pd.Timestamp("2026-03-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 86_399, n), unit="s"),
+        "x": rng.normal(1.0, 1.0, n), "z": rng.normal(0.0, 1.0, n), "prediction": rng.integers(0, 2, n),
+    })).write.format("delta").save(table)
+    spark.createDataFrame(pd.DataFrame({"x": rng.normal(0.0, 1.0, n), "z": rng.normal(0.0, 1.0, n)})) \
+        .write.format("delta").save(baseline)
+    with AlertSink() as sink:
+        config = tmp_path / "monitor.toml"
+        config.write_text(f'[monitor]\ntable = "{table}"\ntimestamp_col = "ts"\nbaseline = "{baseline}"\n'
+                          f'columns = ["x", "z"]\nalerts = ["population_stability_index > 0.2"]\n'
+                          f'alert_url = "{sink.url}"\n')
+        code, result, err = spark_submit("monitor", "--config", str(config), "--store", store,
+                                         tmp_path=tmp_path, java_options=java_options)
+        assert code == ALERT_TRIGGERED, err[-3000:]
+        assert result["status"] == "alert triggered" and result["monitor"] == "created"
+        assert result["recomputed_windows"] == {"1 day": 1} and result["triggered"] == 1
+        assert result["triggered_rules"] == ["population_stability_index > 0.2"]
+        assert len(sink.received) == 1
+        (alert,) = sink.received[0]["body"]["alerts"]
+    assert (alert["column_name"], alert["state"], alert["window_start"]) == ("x", "TRIGGERED", "2026-03-01T00:00:00+00:00")
+    alerts = spark.read.format("delta").load(table + "_alerts").toPandas().set_index("column_name")
+    assert alerts.loc["x", "state"] == "TRIGGERED" and alerts.loc["z", "state"] == "OK"
+    assert alerts.loc["x", "value"] == alert["value"] > 0.2

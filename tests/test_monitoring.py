@@ -86,6 +86,9 @@ def test_categorical_statistics_match_scipy_and_numpy(window):
     assert S.js_distance(baseline, window) == pytest.approx(jensenshannon(p, q, base=2), abs=1e-12)
     assert S.tv_distance(baseline, window) == pytest.approx(0.5 * np.abs(p - q).sum(), abs=1e-15)
     assert S.l_infinity_distance(baseline, window) == pytest.approx(np.abs(p - q).max(), abs=1e-15)
+    floored_p, floored_q = np.maximum(p, S.PSI_FLOOR), np.maximum(q, S.PSI_FLOOR)
+    assert S.categorical_psi(baseline, window) == pytest.approx(
+        float(((floored_q - floored_p) * np.log(floored_q / floored_p)).sum()), rel=1e-12)
 
 
 def test_the_distributions_match_scipy():
@@ -384,7 +387,7 @@ def small_table(spark_client, tmp_path):
     ({"baseline": "/no/such/baseline"}, TableNotFoundError, "No table '/no/such/baseline'"),
     ({"slicing_exprs": ["no_such_column > 1"]}, InvalidValueError, "a SQL expression over the columns"),
     ({"profile_type": "batch"}, InvalidValueError, "one of ['inference', 'snapshot', 'timeseries']"),
-    ({"alerts": [{"rule": "count < 1"}]}, InvalidValueError, "not supported yet"),
+    ({"custom_metrics": [{"name": "x"}]}, InvalidValueError, "not supported yet"),
 ])
 def test_bad_input_is_a_clear_error_and_records_nothing(small_table, arguments, error, message):
     client, table, other = small_table
@@ -445,3 +448,85 @@ def test_with_no_baseline_a_prediction_table_is_compared_with_the_data_its_model
         assert state == {"churn_gbt/1": {"source": state["churn_gbt/1"]["source"], "delta_version": 0,
                                          "feature_tables": {}}}
         assert not monitoring.refresh_monitor(predictions).changed
+
+
+# -- alerts ----------------------------------------------------------------------------------------
+
+def test_alert_rules_are_checked_at_each_refresh_kept_in_the_alerts_table_and_posted(spark_client, tmp_path):
+    from _alert_sink import AlertSink
+
+    spark = spark_client.spark
+    rng = np.random.default_rng(21)
+    table, baseline = str(tmp_path / "preds"), str(tmp_path / "train")
+    _write(spark, _predictions(rng, range(2), shifted_from=1, per_day=400), table)
+    _write(spark, _predictions(rng, range(1), shifted_from=9, per_day=800).drop(columns=["ts", "model_version"]),
+           baseline)
+    rules = ["population_stability_index > 0.2", {"metric": "accuracy", "op": "<", "threshold": 0.99},
+             "count(x) < 1", "ks_test.pvalue(x) < 0.001"]
+    with AlertSink() as sink:
+        monitoring.create_monitor(table, timestamp_col="ts", label_col="label", baseline=baseline,
+                                  columns=["x", "c"], alerts=rules, alert_url=sink.url)
+        result = monitoring.refresh_monitor(table)
+        alerts = _read(spark, table + "_alerts")
+        assert set(alerts.state) == {"TRIGGERED", "OK"} and result.delivery_error is None
+        psi = alerts[alerts.metric == "population_stability_index"].set_index(["day", "model_version", "column_name"])
+        assert len(psi) == 2 * 2 * 2  # 2 days, 2 model versions, 2 columns
+        assert set(psi.loc[1].state) == {"TRIGGERED"} and set(psi.loc[0].state) == {"OK"}
+        drift = _read(spark, table + "_drift_metrics")
+        first = drift[(drift.drift_type == "BASELINE") & drift.slice_key.isna() & (drift.day == 1)
+                      & (drift.model_version == "2") & (drift.column_name == "c")].iloc[0]
+        assert psi.loc[(1, "2", "c"), "value"] == first.population_stability_index
+        accuracy = alerts[alerts.metric == "accuracy"]
+        assert len(accuracy) == 4 and set(accuracy.state) == {"TRIGGERED"} and accuracy.column_name.isna().all()
+        assert set(alerts[alerts.rule == "count(x) < 1"].state) == {"OK"}
+        ks = alerts[alerts.rule == "ks_test.pvalue(x) < 0.001"]
+        assert set(ks[ks.day == 0].state) == {"OK"} and set(ks[ks.day == 1].state) == {"TRIGGERED"}
+        assert len(sink.received) == 1
+        posted = sink.received[0]
+        assert posted["path"] == "/alerts" and posted["content_type"] == "application/json"
+        assert posted["body"]["monitor"] == table and posted["body"]["table_version"] == 0
+        assert len(posted["body"]["alerts"]) == len(result.triggered) == (alerts.state == "TRIGGERED").sum()
+        assert {"rule", "window_start", "model_version", "column_name", "value", "threshold"} <= set(
+            posted["body"]["alerts"][0])
+
+        # nothing new: nothing recomputed, checked or posted again
+        assert not monitoring.refresh_monitor(table).changed and len(sink.received) == 1
+        # a new day (no shift) is checked; the earlier windows' alerts stay
+        _write(spark, _predictions(rng, range(2, 3), shifted_from=9, per_day=400), table, mode="append")
+        monitoring.refresh_monitor(table)
+        after = _read(spark, table + "_alerts")
+        assert set(after.day) == {0, 1, 2} and len(after[after.day < 2]) == len(alerts)
+        assert set(after[(after.day == 2) & (after.metric == "population_stability_index")].state) == {"OK"}
+
+
+@pytest.mark.parametrize("rule, message", [
+    ("no_such_metric > 1", "The metric of alert rule 'no_such_metric > 1' must be one of"),
+    ("psi >> 1", "'<metric> <op> <threshold>'"),
+    ("avg(nope) > 1", "a monitored column, one of ['x', 'c']"),
+    ("avg(x) > nan", "a finite number"),
+    ("rmse > 1", "rmse is a regression metric"),
+    ({"metric": "count", "op": "<"}, "a mapping with metric, op and threshold"),
+])
+def test_a_bad_alert_rule_is_a_clear_error_and_records_nothing(small_table, rule, message):
+    client, table, _ = small_table
+    with pytest.raises(InvalidValueError) as raised:
+        monitoring.create_monitor(table, timestamp_col="ts", columns=["x", "c"], alerts=[rule])
+    assert message in str(raised.value)
+    with pytest.raises(InvalidValueError, match="an http:// or https:// URL"):
+        monitoring.create_monitor(table, timestamp_col="ts", columns=["x", "c"], alert_url="ftp://x")
+    assert client.store.reads.rows(layout.MONITOR_EVENTS).num_rows == 0
+
+
+def test_the_monitor_job_rejects_a_bad_config_with_exit_code_2(small_table, tmp_path, capsys):
+    from sparktrack.jobs import BAD_INPUT
+    from sparktrack.jobs import monitor as monitor_job
+
+    client, table, _ = small_table
+    config = tmp_path / "monitor.toml"
+    config.write_text(f'[monitor]\ntable = "{table}"\ntimestamp_col = "ts"\nalerts = ["accuracy < 0.5"]\n'
+                      f'store = "{client.store_root}"\n')
+    assert monitor_job.main(["--config", str(config)]) == BAD_INPUT
+    assert "model quality needs label_col" in capsys.readouterr().err
+    assert monitor_job.main(["--config", str(config), "--set", "no_such_key=1"]) == BAD_INPUT
+    assert "Unknown key(s) ['no_such_key']" in capsys.readouterr().err
+    assert client.store.reads.rows(layout.MONITOR_EVENTS).num_rows == 0

@@ -1,4 +1,4 @@
-"""The spark-submit jobs: ``train``, ``batch_score`` and ``maintenance``.
+"""The spark-submit jobs: ``train``, ``batch_score``, ``monitor`` and ``maintenance``.
 
 ``jobs/<name>.py`` in the repository is the file to hand to spark-submit; each calls ``main`` of
 the module here of the same name. Every job prints one JSON line with its result on stdout and
@@ -19,8 +19,10 @@ OK = 0  # done (for train: trained, and registered when the config registers)
 FAILED = 1  # an unexpected error (a Spark failure, a bug); the run is marked FAILED
 BAD_INPUT = 2  # bad arguments, config, input table or model; nothing was written
 GATE_NOT_PASSED = 3  # train only: trained and logged, but the gate metric missed its threshold
+ALERT_TRIGGERED = 4  # monitor only: refreshed, and an alert rule was triggered
 
-EXIT_CODES = {OK: "ok", FAILED: "failed", BAD_INPUT: "bad input", GATE_NOT_PASSED: "gate not passed"}
+EXIT_CODES = {OK: "ok", FAILED: "failed", BAD_INPUT: "bad input", GATE_NOT_PASSED: "gate not passed",
+              ALERT_TRIGGERED: "alert triggered"}
 
 
 def run_main(job: Callable[[Sequence[str] | None], tuple[int, dict[str, Any]]],

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 __all__ = ["Monitor", "MonitorConfig", "MonitorNotFoundError", "MonitoringClient", "RefreshResult",
-           "create_monitor", "delete_monitor", "get_monitor", "refresh_monitor"]
+           "create_monitor", "delete_monitor", "get_monitor", "refresh_monitor", "update_monitor"]
 
 
 def _client(spark: SparkSession | None, store: str | None) -> MonitoringClient:
@@ -41,6 +41,12 @@ def create_monitor(table: str, *, spark: SparkSession | None = None, store: str 
     """Record a monitor on ``table`` (a Delta path or catalog name): the arguments are
     ``MonitoringClient.create_monitor``'s, documented in the README's "Monitoring" section."""
     return _client(spark, store).create_monitor(table, **arguments)
+
+
+def update_monitor(table: str, *, spark: SparkSession | None = None, store: str | None = None,
+                   **arguments: Any) -> Monitor:
+    """Replace the monitor's config; the next refresh recomputes every window."""
+    return _client(spark, store).update_monitor(table, **arguments)
 
 
 def refresh_monitor(table: str, *, spark: SparkSession | None = None, store: str | None = None) -> RefreshResult:

@@ -21,8 +21,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from sparktrack.engine.location import sql_string
 from sparktrack.errors import AlreadyExistsError, InvalidValueError, NotFoundError
+from sparktrack.monitoring import alerts as alerting
 from sparktrack.monitoring import lineage, outputs, profile
+from sparktrack.monitoring.alerts import AlertRule
 from sparktrack.monitoring.profile import CATEGORICAL, NUMERIC, SNAPSHOT
 from sparktrack.monitoring.statistics import Binned
 from sparktrack.monitoring.store import CREATE, DELETE, REFRESH, MonitorStore
@@ -69,6 +72,13 @@ class MonitorConfig:
     column_types: dict[str, str]  # column -> Spark SQL type
     profile_table: str
     drift_table: str
+    alerts_table: str
+    alerts: tuple[dict[str, Any], ...] = ()  # AlertRule.to_dict() of each rule
+    alert_url: str | None = None
+
+    @property
+    def alert_rules(self) -> tuple[AlertRule, ...]:
+        return tuple(AlertRule(**rule) for rule in self.alerts)
 
     @property
     def read_columns(self) -> list[str]:
@@ -92,7 +102,7 @@ class MonitorConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MonitorConfig:
         return cls(**{**data, "granularities": tuple(data["granularities"]),
-                      "slicing_exprs": tuple(data["slicing_exprs"])})
+                      "slicing_exprs": tuple(data["slicing_exprs"]), "alerts": tuple(data.get("alerts", ()))})
 
 
 @dataclass(frozen=True)
@@ -111,12 +121,18 @@ class Monitor:
     def drift_table(self) -> str:
         return self.config.drift_table
 
+    @property
+    def alerts_table(self) -> str:
+        return self.config.alerts_table
+
 
 @dataclass(frozen=True)
 class RefreshResult:
     table_version: int
     recomputed: dict[str, list[int | None]]  # granularity -> window starts (epoch µs) rewritten
     removed: dict[str, list[int | None]]  # granularity -> window starts whose rows were dropped
+    triggered: list[dict[str, Any]] = field(default_factory=list)  # the alert rows in state TRIGGERED
+    delivery_error: str | None = None  # why the triggered alerts could not be POSTed to alert_url
 
     @property
     def changed(self) -> bool:
@@ -134,26 +150,38 @@ class MonitoringClient:
     def spark(self) -> SparkSession:
         return self.client.spark
 
-    def create_monitor(self, table: str, *, profile_type: str = "inference", timestamp_col: str | None = None,
-                       granularities: Sequence[str] = ("1 day",), model_id_col: str | None = "model_version",
-                       model_name_col: str | None = "model_name", prediction_col: str | None = "prediction", label_col: str | None = None,
-                       probability_col: str | None = None, problem_type: str = "classification",
-                       baseline: str | None = None, slicing_exprs: Sequence[str] | None = None,
-                       columns: Sequence[str] | None = None, custom_metrics: Any = None, alerts: Any = None,
-                       output_dir: str | None = None) -> Monitor:
+    def create_monitor(self, table: str, **arguments: Any) -> Monitor:
         """Check everything against the table (and baseline) and record the monitor; nothing is
-        computed until ``refresh_monitor``."""
-        ref = TableRef.parse(table, "create_monitor table")
-        if ref.ref in self._record.current():
-            raise AlreadyExistsError("A monitor on", ref.ref, "Delete it first with delete_monitor().")
-        config = _checked(self.spark, ref, profile_type=profile_type, timestamp_col=timestamp_col,
-                          granularities=granularities, model_id_col=model_id_col, model_name_col=model_name_col,
-                          prediction_col=prediction_col,
-                          label_col=label_col, probability_col=probability_col, problem_type=problem_type,
-                          baseline=baseline, slicing_exprs=slicing_exprs, columns=columns,
-                          custom_metrics=custom_metrics, alerts=alerts, output_dir=output_dir)
-        self._record.record(ref.ref, CREATE, config.to_dict(), {}, None)
+        computed until ``refresh_monitor``. The arguments are ``configure``'s."""
+        config = self.configure(table, **arguments)
+        if config.table_name in self._record.current():
+            raise AlreadyExistsError("A monitor on", config.table_name,
+                                     "Delete it first with delete_monitor(), or change it with update_monitor().")
+        self._record.record(config.table_name, CREATE, config.to_dict(), {}, None)
         return Monitor(config, None, {})
+
+    def update_monitor(self, table: str, **arguments: Any) -> Monitor:
+        """Replace the monitor's config (checked as create_monitor checks it): the next refresh
+        recomputes every window. The output tables are kept until then."""
+        config = self.configure(table, **arguments)
+        old = self.get_monitor(config.table_name)
+        if old.config == config:
+            return old
+        self._record.record(config.table_name, CREATE, config.to_dict(), {}, None)
+        return Monitor(config, None, {})
+
+    def configure(self, table: str, *, profile_type: str = "inference", timestamp_col: str | None = None,
+                  granularities: Sequence[str] = ("1 day",), model_id_col: str | None = "model_version",
+                  model_name_col: str | None = "model_name", prediction_col: str | None = "prediction",
+                  label_col: str | None = None, probability_col: str | None = None,
+                  problem_type: str = "classification", baseline: str | None = None,
+                  slicing_exprs: Sequence[str] | None = None, columns: Sequence[str] | None = None,
+                  custom_metrics: Any = None, alerts: Any = None, alert_url: str | None = None,
+                  output_dir: str | None = None) -> MonitorConfig:
+        """The monitor these arguments describe, checked against the table; nothing recorded."""
+        arguments = dict(locals())  # every keyword argument, as _checked takes them
+        del arguments["self"], arguments["table"]
+        return _checked(self.spark, TableRef.parse(table, "create_monitor table"), **arguments)
 
     def get_monitor(self, table: str) -> Monitor:
         found = self._record.current().get(TableRef.parse(table, "get_monitor table").ref)
@@ -186,7 +214,7 @@ class MonitoringClient:
             base_frame, base_state = self._lineage_baseline(config, frame)
         baseline_changed = base_state != state.get("baseline")
         fingerprints = dict(state.get("fingerprints", {}))
-        recomputed, removed = {}, {}
+        recomputed, removed, alerts = {}, {}, []
         base = _baseline_summary(base_frame, config) if base_frame is not None else None
         if base is not None and baseline_changed:
             self._write_baseline_rows(config, base, version)
@@ -205,24 +233,36 @@ class MonitoringClient:
                         for w in gone} - {None}
             scanned = changed | drifted | {before[w] for w in drifted if w in before}
             if scanned or gone:
-                self._recompute(frame, config, granularity, version, base, _starts(scanned), _starts(changed),
-                                _starts(drifted), before, _starts(gone))
+                alerts += self._recompute(frame, config, granularity, version, base, _starts(scanned),
+                                          _starts(changed), _starts(drifted), before, _starts(gone))
             fingerprints[granularity] = found
             recomputed[granularity] = sorted(_starts(changed), key=lambda s: -1 if s is None else s)
             removed[granularity] = sorted(_starts(gone), key=lambda s: -1 if s is None else s)
         new_state = {"fingerprints": fingerprints, "baseline": base_state}
         self._record.record(config.table_name, REFRESH, config.to_dict(), new_state, version)
-        return RefreshResult(version, recomputed, removed)
+        triggered = [a for a in alerts if a["state"] == alerting.TRIGGERED]
+        delivery_error = None
+        if triggered and config.alert_url:
+            delivery_error = alerting.post(config.alert_url, config.table_name, version, triggered)
+        return RefreshResult(version, recomputed, removed, triggered, delivery_error)
 
     def _lineage_baseline(self, config: MonitorConfig, frame: DataFrame) -> tuple[DataFrame | None, dict[str, Any]]:
-        """The training data of every model version the rows name, and where each was read."""
+        """The training data of every model version the rows name, and where each was read (or,
+        for a version whose run logged no Delta training input, why it has no baseline: its rows
+        get CONSECUTIVE drift only)."""
         pairs = lineage.model_versions(frame.select(config.model_name_col, config.model_id_col).distinct().collect())
-        trained = [lineage.training_data(self.client, name, model_version) for name, model_version in pairs]
+        trained, missing = [], {}
+        for name, model_version in pairs:
+            try:
+                trained.append(lineage.training_data(self.client, name, model_version))
+            except lineage.LineageError as error:
+                missing[f"{name}/{model_version}"] = {"error": str(error)}
+        pinned = {**lineage.pinned_state(trained), **missing}
         if not trained:
-            return None, {}
+            return None, pinned
         base_frame, _ = lineage.baseline_frame(self.client, trained, list(config.column_kinds),
                                                (config.model_id_col, config.model_name_col))
-        return base_frame, lineage.pinned_state(trained)
+        return base_frame, pinned
 
     def _write_baseline_rows(self, config: MonitorConfig, base: Mapping[str, Any], version: int) -> None:
         """The baseline's profile (log_type BASELINE, no window), replaced whenever it changes."""
@@ -235,7 +275,10 @@ class MonitoringClient:
 
     def _recompute(self, frame: DataFrame, config: MonitorConfig, granularity: str, version: int,
                    base: dict[str, Any] | None, scanned: list[int | None], changed: list[int | None],
-                   drifted: list[int | None], before: Mapping[str, str], gone: list[int | None]) -> None:
+                   drifted: list[int | None], before: Mapping[str, str],
+                   gone: list[int | None]) -> list[dict[str, Any]]:
+        """Rewrite the rows of the windows that changed or drift differently, and their alerts
+        (which it returns)."""
         from pyspark.sql import functions as F
 
         spark = self.spark
@@ -288,6 +331,16 @@ class MonitoringClient:
                       granularity, [*changed, *gone], drift=False)
         outputs.write(spark, TableRef.parse(config.drift_table), drift_rows, outputs.DRIFT_STAGED,
                       granularity, [*drifted, *gone], drift=True)
+        rules = config.alert_rules
+        if not rules:
+            return []
+        alert_rows = alerting.evaluate(rules, profile_rows, drift_rows, base is not None, version)
+        drift_metrics = ", ".join(sql_string(r.metric) for r in rules if r.kind == "drift") or "NULL"
+        predicate = (f"({outputs.window_predicate(granularity, [*changed, *gone])} AND metric NOT IN ({drift_metrics}))"
+                     f" OR ({outputs.window_predicate(granularity, [*drifted, *gone])} AND metric IN ({drift_metrics}))")
+        outputs.write(spark, TableRef.parse(config.alerts_table), alert_rows, alerting.ALERTS_STAGED, granularity,
+                      [], drift=False, predicate=predicate)
+        return alert_rows
 
 
 def _start_order(start: str) -> int:
@@ -352,12 +405,12 @@ def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp
              prediction_col: str | None,
              label_col: str | None, probability_col: str | None, problem_type: str, baseline: str | None,
              slicing_exprs: Sequence[str] | None, columns: Sequence[str] | None, custom_metrics: Any,
-             alerts: Any, output_dir: str | None) -> MonitorConfig:
+             alerts: Any, alert_url: str | None, output_dir: str | None) -> MonitorConfig:
     if profile_type not in PROFILE_TYPES:
         raise InvalidValueError("create_monitor profile_type", profile_type, f"one of {list(PROFILE_TYPES)}")
     if problem_type not in PROBLEM_TYPES:
         raise InvalidValueError("create_monitor problem_type", problem_type, f"one of {list(PROBLEM_TYPES)}")
-    for what, value in (("custom_metrics", custom_metrics), ("alerts", alerts)):
+    for what, value in (("custom_metrics", custom_metrics),):
         if value is not None:
             raise InvalidValueError(f"create_monitor {what}", value,
                                     f"None: {what} are not supported yet (issue 15's next slice)")
@@ -386,6 +439,8 @@ def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp
                                     f"a timestamp or date column; it is {types[timestamp_col]}")
         granularities = _checked_granularities(frame, timestamp_col, granularities)
     inference = profile_type == "inference"
+    if model_id_col == "model_version" and "model_version" not in types:  # the default, for tables without it
+        model_id_col = None
     model_id_col = column("model_id_col", model_id_col, False) if inference else None
     if model_name_col == "model_name" and "model_name" not in types:  # the default, for tables without it
         model_name_col = None
@@ -422,14 +477,16 @@ def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp
         for text in slices:
             _check_expr(base_ref.read(spark), text, baseline)
         baseline = base_ref.ref
-    profile_table, drift_table = _output_names(ref, output_dir)
+    profile_table, drift_table, alerts_table = _output_names(ref, output_dir)
+    rules = alerting.parse_rules(alerts, list(kinds), label_col is not None, problem_type)
     return MonitorConfig(
         table_name=ref.ref, profile_type=profile_type, timestamp_col=timestamp_col, granularities=granularities,
         model_id_col=model_id_col, model_name_col=model_name_col, prediction_col=prediction_col,
         label_col=label_col, probability_col=probability_col, problem_type=problem_type, baseline=baseline,
         slicing_exprs=slices,
         column_kinds=kinds, column_types={n: types[n] for n in chosen}, profile_table=profile_table,
-        drift_table=drift_table)
+        drift_table=drift_table, alerts_table=alerts_table, alerts=tuple(r.to_dict() for r in rules),
+        alert_url=alerting.check_url(alert_url))
 
 
 def _types(schema: StructType) -> dict[str, str]:
@@ -478,11 +535,14 @@ def _check_expr(frame: DataFrame, text: str, table: str) -> None:
                                 f"a SQL expression over the columns of {table} (Spark said: {first})") from None
 
 
-def _output_names(ref: TableRef, output_dir: str | None) -> tuple[str, str]:
+OUTPUT_SUFFIXES = ("_profile_metrics", "_drift_metrics", "_alerts")
+
+
+def _output_names(ref: TableRef, output_dir: str | None) -> tuple[str, str, str]:
+    """The profile, drift and alerts tables: beside the monitored table, or in ``output_dir``."""
     from sparktrack.engine.location import join_uri
 
     if output_dir is not None:
         base = ref.ref.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[-1]
-        return join_uri(output_dir, f"{base}_profile_metrics"), join_uri(output_dir, f"{base}_drift_metrics")
-    name = ref.ref.rstrip("/")
-    return f"{name}_profile_metrics", f"{name}_drift_metrics"
+        return tuple(join_uri(output_dir, base + suffix) for suffix in OUTPUT_SUFFIXES)
+    return tuple(ref.ref.rstrip("/") + suffix for suffix in OUTPUT_SUFFIXES)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from sparktrack.engine.location import sql_string
 from sparktrack.monitoring import statistics as stats
 from sparktrack.monitoring.profile import CATEGORICAL, NUMERIC, SNAPSHOT, TOP_K
 
@@ -112,15 +113,25 @@ def drift_row(drift_type: str, granularity: str, key: tuple, cmp_window: tuple, 
         if chi is not None:
             row["chi_squared_test"] = {"statistic": chi.statistic, "pvalue": chi.pvalue}
         row.update(js_distance=stats.js_distance(a, b), tv_distance=stats.tv_distance(a, b),
+                   population_stability_index=stats.categorical_psi(a, b),
                    l_infinity_distance=stats.l_infinity_distance(a, b))
     return row
 
 
+def window_predicate(granularity: str, windows: Iterable[int | None]) -> str:
+    """The SQL that picks the rows of ``windows`` (starts in epoch µs) of ``granularity``."""
+    predicate = f"granularity = {sql_string(granularity)}"
+    if granularity == SNAPSHOT:
+        return predicate
+    listed = ", ".join(f"timestamp_micros({int(w)})" for w in sorted({w for w in windows if w is not None}))
+    return f"{predicate} AND window.start IN ({listed or 'NULL'})"
+
+
 def write(spark: SparkSession, target: TableRef, rows: Sequence[Mapping[str, Any]], staged: str,
-          granularity: str | None, windows: Iterable[int | None], drift: bool) -> None:
+          granularity: str | None, windows: Iterable[int | None], drift: bool, predicate: str | None = None) -> None:
     """Replace the rows of ``windows`` (of ``granularity``; None: the baseline's rows) in
-    ``target`` by ``rows``, in one commit (Delta's replaceWhere): a re-run writes the same rows
-    again."""
+    ``target`` by ``rows``, or those ``predicate`` picks, in one commit (Delta's replaceWhere):
+    a re-run writes the same rows again."""
     from pyspark.sql import functions as F
 
     names = [part.strip().split(" ")[0] for part in _split_columns(staged)]
@@ -136,13 +147,8 @@ def write(spark: SparkSession, target: TableRef, rows: Sequence[Mapping[str, Any
     columns += [F.col(n) for n in names if not n.endswith("_us")]
     columns.append(F.current_timestamp().alias("computed_at"))
     frame = frame.select(*columns)
-    starts = sorted({w for w in windows if w is not None})
-    predicate = f"granularity = '{granularity}'"
-    if granularity is None:
-        predicate = f"log_type = '{BASELINE_LOG}'"
-    elif granularity != SNAPSHOT:
-        listed = ", ".join(f"timestamp_micros({int(w)})" for w in starts) or "NULL"
-        predicate += f" AND window.start IN ({listed})"
+    if predicate is None:
+        predicate = f"log_type = '{BASELINE_LOG}'" if granularity is None else window_predicate(granularity, windows)
     writer = (frame.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
               .option("mergeSchema", "true"))
     if target.exists(spark):

@@ -11,7 +11,8 @@ Categorical columns (exact: the counts are exact, so these equal scipy's to roun
   function Q(dof/2, x/2) (series and continued fraction, relative error ~1e-14).
 - ``tv_distance`` (½ Σ|p−q|), ``l_infinity_distance`` (max |p−q|) and ``js_distance`` (the square
   root of the Jensen-Shannon divergence in bits, as ``scipy.spatial.distance.jensenshannon(p, q,
-  base=2)``), over the categories' proportions among non-null values.
+  base=2)``), over the categories' proportions among non-null values; and the
+  ``population_stability_index`` over the same proportions, floored as for a numeric column.
 
 Numeric columns, from counts on shared bins (approximate; each row carries its own bound):
 
@@ -193,8 +194,13 @@ def population_stability_index(baseline: Binned, window: Binned) -> float | None
     index = np.searchsorted(coarse, baseline.edges[:-1], side="right") - 1
     p = np.bincount(index, weights=baseline.counts, minlength=len(coarse) - 1) / baseline.n
     q = np.bincount(index, weights=window.counts, minlength=len(coarse) - 1) / window.n
-    p, q = np.maximum(p, PSI_FLOOR), np.maximum(q, PSI_FLOOR)
-    return float(((q - p) * np.log(q / p)).sum())
+    return psi_from_proportions(p, q)
+
+
+def categorical_psi(baseline: Mapping[str, int], window: Mapping[str, int]) -> float | None:
+    """The PSI over the categories (seen on either side), with the same floor."""
+    found = _proportions(baseline, window)
+    return None if found is None else psi_from_proportions(*found)
 
 
 def psi_from_proportions(p: Sequence[float], q: Sequence[float]) -> float:
