@@ -530,3 +530,59 @@ def test_the_monitor_job_rejects_a_bad_config_with_exit_code_2(small_table, tmp_
     assert monitor_job.main(["--config", str(config), "--set", "no_such_key=1"]) == BAD_INPUT
     assert "Unknown key(s) ['no_such_key']" in capsys.readouterr().err
     assert client.store.reads.rows(layout.MONITOR_EVENTS).num_rows == 0
+
+
+# -- late labels -----------------------------------------------------------------------------------
+
+def test_labels_that_arrive_late_update_the_quality_of_past_windows_only(spark_client, tmp_path):
+    from sklearn import metrics
+
+    spark = spark_client.spark
+    rng = np.random.default_rng(31)
+    data = _predictions(rng, range(3), shifted_from=9, per_day=300)
+    data["request_id"] = [f"r{i}" for i in range(len(data))]
+    table, labels = str(tmp_path / "served"), str(tmp_path / "labels")
+    _write(spark, data.drop(columns=["label"]), table)
+    day = ((pd.to_datetime(data.ts, utc=True) - START) / pd.Timedelta(days=1)).astype(int)
+    _write(spark, data[day == 0][["request_id", "label"]], labels)
+    monitoring.create_monitor(table, timestamp_col="ts", label_col="label", label_table=labels,
+                              id_cols=["request_id"], columns=["x"])
+    monitoring.refresh_monitor(table)
+    quality = _read(spark, table + "_profile_metrics")
+    quality = quality[(quality.column_name == ":table") & quality.slice_key.isna()].set_index(["day", "model_version"])
+    assert quality.loc[(0, "1"), "accuracy"] == pytest.approx(metrics.accuracy_score(
+        *(data[(day == 0) & (data.model_version == 1)][c] for c in ("label", "prediction"))))
+    assert quality.loc[[1, 2], "accuracy"].isna().all()
+
+    # the labels of day 2 arrive: only the window whose labels changed is recomputed
+    late = data[day == 2][["request_id", "label"]]
+    _write(spark, late, labels, mode="append")
+    result = monitoring.refresh_monitor(table)
+    assert [((s - int(START.timestamp() * 1e6)) // DAY_US) for s in result.recomputed["1 day"]] == [2]
+    after = _read(spark, table + "_profile_metrics")
+    after = after[(after.column_name == ":table") & after.slice_key.isna()].set_index(["day", "model_version"])
+    mine = data[(day == 2) & (data.model_version == 2)]
+    assert after.loc[(2, "2"), "accuracy"] == pytest.approx(metrics.accuracy_score(mine.label, mine.prediction))
+    assert after.loc[(0, "1"), "accuracy"] == quality.loc[(0, "1"), "accuracy"] and after.loc[1, "accuracy"].isna().all()
+    assert after.loc[(2, "2"), "count"] == len(mine)  # the join multiplied no row
+    assert not monitoring.refresh_monitor(table).changed
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"label_table": "/no/such/labels", "id_cols": ["n"]}, "No table '/no/such/labels'"),
+    ({"label_table": "LABELS", "id_cols": ["nope"]}, "columns of both the table and the label_table"),
+    ({"label_table": "LABELS", "id_cols": "n"}, "the columns that join a row to its label"),
+    ({"label_table": "LABELS", "id_cols": ["n"], "label_col": "missing"}, "a column of the label_table"),
+    ({"id_cols": ["n"]}, "None without a label_table"),
+])
+def test_a_bad_label_table_is_a_clear_error(small_table, tmp_path, arguments, message):
+    client, table, _ = small_table
+    labels = str(tmp_path / "labels")
+    _write(client.spark, pd.DataFrame({"n": ["1"], "y": [1]}), labels)
+    arguments = {"label_col": "y", **arguments}
+    if arguments.get("label_table") == "LABELS":
+        arguments["label_table"] = labels
+    with pytest.raises((InvalidValueError, TableNotFoundError)) as raised:
+        monitoring.create_monitor(table, timestamp_col="ts", columns=["x"], **arguments)
+    assert message in str(raised.value)
+    assert client.store.reads.rows(layout.MONITOR_EVENTS).num_rows == 0

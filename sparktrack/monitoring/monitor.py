@@ -75,6 +75,8 @@ class MonitorConfig:
     alerts_table: str
     alerts: tuple[dict[str, Any], ...] = ()  # AlertRule.to_dict() of each rule
     alert_url: str | None = None
+    label_table: str | None = None  # labels that arrive later, joined on id_cols
+    id_cols: tuple[str, ...] = ()
 
     @property
     def alert_rules(self) -> tuple[AlertRule, ...]:
@@ -102,7 +104,8 @@ class MonitorConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MonitorConfig:
         return cls(**{**data, "granularities": tuple(data["granularities"]),
-                      "slicing_exprs": tuple(data["slicing_exprs"]), "alerts": tuple(data.get("alerts", ()))})
+                      "slicing_exprs": tuple(data["slicing_exprs"]), "alerts": tuple(data.get("alerts", ())),
+                      "id_cols": tuple(data.get("id_cols", ()))})
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ class MonitoringClient:
                   problem_type: str = "classification", baseline: str | None = None,
                   slicing_exprs: Sequence[str] | None = None, columns: Sequence[str] | None = None,
                   custom_metrics: Any = None, alerts: Any = None, alert_url: str | None = None,
+                  label_table: str | None = None, id_cols: Sequence[str] | None = None,
                   output_dir: str | None = None) -> MonitorConfig:
         """The monitor these arguments describe, checked against the table; nothing recorded."""
         arguments = dict(locals())  # every keyword argument, as _checked takes them
@@ -199,11 +203,16 @@ class MonitoringClient:
         monitor = self.get_monitor(table)
         config, spark = monitor.config, self.spark
         frame, version = read_pinned(spark, TableRef.parse(config.table_name))
+        label_version = None
+        if config.label_table is not None:
+            labels, label_version = read_pinned(spark, TableRef.parse(config.label_table))
+            frame = with_labels(frame, labels, config)
         state = monitor.state
         outputs_exist = all(TableRef.parse(t).exists(spark) for t in (config.profile_table, config.drift_table))
         if not outputs_exist:  # an output table was dropped: start again from nothing
             state = {}
-        unchanged = bool(state) and version is not None and version == monitor.table_version
+        unchanged = (bool(state) and version is not None and version == monitor.table_version
+                     and label_version == state.get("label_version"))
         base_frame, base_state = None, None
         if config.baseline is not None:
             base_frame, base_state = read_pinned(spark, TableRef.parse(config.baseline))
@@ -238,7 +247,7 @@ class MonitoringClient:
             fingerprints[granularity] = found
             recomputed[granularity] = sorted(_starts(changed), key=lambda s: -1 if s is None else s)
             removed[granularity] = sorted(_starts(gone), key=lambda s: -1 if s is None else s)
-        new_state = {"fingerprints": fingerprints, "baseline": base_state}
+        new_state = {"fingerprints": fingerprints, "baseline": base_state, "label_version": label_version}
         self._record.record(config.table_name, REFRESH, config.to_dict(), new_state, version)
         triggered = [a for a in alerts if a["state"] == alerting.TRIGGERED]
         delivery_error = None
@@ -405,7 +414,8 @@ def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp
              prediction_col: str | None,
              label_col: str | None, probability_col: str | None, problem_type: str, baseline: str | None,
              slicing_exprs: Sequence[str] | None, columns: Sequence[str] | None, custom_metrics: Any,
-             alerts: Any, alert_url: str | None, output_dir: str | None) -> MonitorConfig:
+             alerts: Any, alert_url: str | None, label_table: str | None, id_cols: Sequence[str] | None,
+             output_dir: str | None) -> MonitorConfig:
     if profile_type not in PROFILE_TYPES:
         raise InvalidValueError("create_monitor profile_type", profile_type, f"one of {list(PROFILE_TYPES)}")
     if problem_type not in PROBLEM_TYPES:
@@ -446,7 +456,8 @@ def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp
         model_name_col = None
     model_name_col = column("model_name_col", model_name_col, False) if model_id_col else None
     prediction_col = column("prediction_col", prediction_col, inference or label_col is not None)
-    label_col = column("label_col", label_col, False)
+    label_table, id_cols = _checked_labels(spark, ref, types, label_table, id_cols, label_col)
+    label_col = label_col if label_table is not None else column("label_col", label_col, False)
     probability_col = column("probability_col", probability_col, False)
     if probability_col is not None and types[probability_col] not in NUMERIC_TYPES:
         raise InvalidValueError("create_monitor probability_col", probability_col,
@@ -486,7 +497,41 @@ def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp
         slicing_exprs=slices,
         column_kinds=kinds, column_types={n: types[n] for n in chosen}, profile_table=profile_table,
         drift_table=drift_table, alerts_table=alerts_table, alerts=tuple(r.to_dict() for r in rules),
-        alert_url=alerting.check_url(alert_url))
+        alert_url=alerting.check_url(alert_url), label_table=label_table, id_cols=id_cols)
+
+
+def _checked_labels(spark: SparkSession, ref: TableRef, types: Mapping[str, str], label_table: str | None,
+                    id_cols: Sequence[str] | None, label_col: str | None) -> tuple[str | None, tuple[str, ...]]:
+    if label_table is None:
+        if id_cols:
+            raise InvalidValueError("create_monitor id_cols", id_cols, "None without a label_table")
+        return None, ()
+    labels = TableRef.parse(label_table, "create_monitor label_table")
+    label_types = _types(labels.read(spark).schema)
+    if label_col is None or label_col not in label_types:
+        raise InvalidValueError("create_monitor label_col", label_col,
+                                f"a column of the label_table {labels.ref}; it has {list(label_types)}")
+    if isinstance(id_cols, str) or not id_cols or not all(isinstance(c, str) for c in id_cols):
+        raise InvalidValueError("create_monitor id_cols", id_cols,
+                                "the columns that join a row to its label, e.g. ['request_id']")
+    missing = {where: [c for c in id_cols if c not in found]
+               for where, found in ((ref.ref, types), (labels.ref, label_types))}
+    if any(missing.values()):
+        raise InvalidValueError("create_monitor id_cols", list(id_cols),
+                                f"columns of both the table and the label_table; missing {missing}")
+    return labels.ref, tuple(dict.fromkeys(id_cols))
+
+
+def with_labels(frame: DataFrame, labels: DataFrame, config: MonitorConfig) -> DataFrame:
+    """The monitored rows with the label table's label (over any label the row had), joined on
+    the id columns; an id with several labels takes the greatest, so no row is multiplied."""
+    from pyspark.sql import functions as F
+
+    ids, label = list(config.id_cols), config.label_col
+    latest = labels.groupBy(*ids).agg(F.max(label).alias("__label"))
+    joined = frame.join(latest, ids, "left")
+    value = F.coalesce("__label", label) if label in frame.columns else F.col("__label")
+    return joined.withColumn(label, value).drop("__label")
 
 
 def _types(schema: StructType) -> dict[str, str]:
