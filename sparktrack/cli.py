@@ -173,6 +173,42 @@ def build_parser() -> argparse.ArgumentParser:
     feature_describe.add_argument("name", help="the table's name as it was created (a path or catalog name)")
     feature_describe.set_defaults(handler=_features_describe)
 
+    monitor = commands.add_parser(
+        "monitor", help="monitors: create, refresh, show, report, delete",
+        description="Monitors of prediction, inference and feature tables: profile, drift, quality and alerts "
+                    "in Delta tables beside the monitored table (see the README's Monitoring section).",
+    )
+    monitor_actions = monitor.add_subparsers(dest="action", metavar="ACTION", required=True)
+    config_flags = argparse.ArgumentParser(add_help=False)
+    config_flags.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                              help="override a config key, e.g. --set label_col=churned (repeatable)")
+    monitor_create = monitor_actions.add_parser(
+        "create", parents=[common, config_flags],
+        help="create the monitor a config describes (or update it when the config changed)")
+    monitor_create.add_argument("--config", required=True, metavar="FILE",
+                                help="monitor config (TOML, a [monitor] table; see conf/monitors/)")
+    monitor_create.set_defaults(handler=_monitor_create)
+    monitor_refresh = monitor_actions.add_parser(
+        "refresh", parents=[common, config_flags, output],
+        help="refresh a monitor: only the windows with new rows; exit status 4 when an alert rule triggers")
+    monitor_refresh.add_argument("table", nargs="?", help="the monitored table (or give --config)")
+    monitor_refresh.add_argument("--config", metavar="FILE", help="create or update the monitor from FILE first")
+    monitor_refresh.set_defaults(handler=_monitor_refresh)
+    monitor_show = monitor_actions.add_parser(
+        "show", parents=[common, output], help="list the monitors, or show one's config and last refresh (no JVM)")
+    monitor_show.add_argument("table", nargs="?", help="the monitored table")
+    monitor_show.set_defaults(handler=_monitor_show)
+    monitor_report = monitor_actions.add_parser(
+        "report", parents=[common],
+        help="write a self-contained HTML report: drift over time, quality per model version, distributions")
+    monitor_report.add_argument("table", help="the monitored table")
+    monitor_report.add_argument("--output", metavar="FILE", help="the HTML file (default: <table's name>_report.html)")
+    monitor_report.set_defaults(handler=_monitor_report)
+    monitor_delete = monitor_actions.add_parser(
+        "delete", parents=[common], help="forget a monitor (its output tables stay)")
+    monitor_delete.add_argument("table", help="the monitored table")
+    monitor_delete.set_defaults(handler=_monitor_delete)
+
     serve = commands.add_parser(
         "serve", parents=[common], help="serve a model (or an endpoint config) over REST",
         description="Serve MODEL_URI, or the routes of an endpoint config, with MLflow's scoring "
@@ -372,6 +408,94 @@ def _features_describe(args: argparse.Namespace) -> int:
                  ", ".join(f"{n} {table.schema[n]}" for n in table.features), table.delta_version,
                  json.dumps(table.tags) if table.tags else "", table.description or "", trained)],
                args.format)
+    return 0
+
+
+def _monitors(store: str | None, spark: bool):
+    from sparktrack.monitoring import MonitoringClient
+
+    return MonitoringClient(open_client(store, spark=spark))
+
+
+def _monitor_from_config(args: argparse.Namespace):
+    """The monitor of ``--config``, created or updated; and the client."""
+    from sparktrack.monitoring.config import read_config
+
+    table, store, arguments = read_config(args.config, args.set)
+    monitors = _monitors(args.store or store, spark=True)
+    monitor, action = monitors.create_or_update_monitor(table, **arguments)
+    _status(f"Monitor on {monitor.config.table_name}: {action}")
+    return monitors, monitor
+
+
+def _monitor_create(args: argparse.Namespace) -> int:
+    _, monitor = _monitor_from_config(args)
+    _status(f"Output tables: {monitor.profile_table}, {monitor.drift_table}, {monitor.alerts_table}; "
+            f"fill them with: sparktrack monitor refresh {monitor.config.table_name}")
+    return 0
+
+
+def _monitor_refresh(args: argparse.Namespace) -> int:
+    from sparktrack.jobs import ALERT_TRIGGERED
+
+    if (args.table is None) == (args.config is None):
+        raise CommandError("Give the monitored table, or --config FILE (which creates or updates the monitor "
+                           "first), not both: e.g. sparktrack monitor refresh ./data/predictions")
+    if args.config is not None:
+        monitors, monitor = _monitor_from_config(args)
+    else:
+        monitors = _monitors(args.store, spark=True)
+        monitor = monitors.get_monitor(args.table)
+    result = monitors.refresh_monitor(monitor.config.table_name)
+    summary = result.summary(monitor)
+    write_rows(list(summary), [tuple(summary.values())], args.format)
+    if result.delivery_error:
+        _status(f"warning: the triggered alerts were not delivered: {result.delivery_error}")
+    return ALERT_TRIGGERED if result.triggered else 0
+
+
+def _monitor_show(args: argparse.Namespace) -> int:
+    monitors = _monitors(args.store, spark=False)
+    if args.table is None:
+        rows = [_monitor_row(monitors.get_monitor(table))[:6] for table in monitors.list_monitors()]
+        write_rows(MONITOR_COLUMNS[:6], rows, args.format, empty="No monitors.")
+        return 0
+    write_rows(MONITOR_COLUMNS, [_monitor_row(monitors.get_monitor(args.table))], args.format)
+    return 0
+
+
+MONITOR_COLUMNS = ("table", "profile_type", "granularities", "baseline", "last_refreshed_version", "alerts",
+                   "columns", "timestamp_col", "model", "label_col", "problem_type", "slicing_exprs",
+                   "output_tables", "alert_url", "windows")
+
+
+def _monitor_row(monitor) -> tuple:
+    config, state = monitor.config, monitor.state
+    baseline = config.baseline or ("lineage" if config.lineage else "")
+    model = "/".join(c for c in (config.model_name_col, config.model_id_col) if c)
+    windows = {g: len(w) for g, w in state.get("fingerprints", {}).items()}
+    return (config.table_name, config.profile_type, ",".join(config.granularities) or "snapshot", baseline,
+            "" if monitor.table_version is None else monitor.table_version,
+            "; ".join(r["rule"] for r in config.alerts), ",".join(config.column_kinds), config.timestamp_col or "",
+            model, config.label_col or "", config.problem_type, ",".join(config.slicing_exprs),
+            ", ".join((config.profile_table, config.drift_table, config.alerts_table)), config.alert_url or "",
+            windows)
+
+
+def _monitor_report(args: argparse.Namespace) -> int:
+    from sparktrack.monitoring.report import write_report
+
+    monitors = _monitors(args.store, spark=True)
+    monitor = monitors.get_monitor(args.table)
+    output = args.output or monitor.config.table_name.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[-1] + "_report.html"
+    written = write_report(monitors.spark, monitor, output)
+    _status(f"Wrote {written} (self-contained: open it with no network)")
+    return 0
+
+
+def _monitor_delete(args: argparse.Namespace) -> int:
+    _monitors(args.store, spark=False).delete_monitor(args.table)
+    _status(f"Deleted the monitor on {args.table} (its output tables stay)")
     return 0
 
 

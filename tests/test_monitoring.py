@@ -586,3 +586,51 @@ def test_a_bad_label_table_is_a_clear_error(small_table, tmp_path, arguments, me
         monitoring.create_monitor(table, timestamp_col="ts", columns=["x"], **arguments)
     assert message in str(raised.value)
     assert client.store.reads.rows(layout.MONITOR_EVENTS).num_rows == 0
+
+
+# -- the CLI ---------------------------------------------------------------------------------------
+
+def test_the_monitor_cli_creates_refreshes_shows_and_deletes(spark_client, tmp_path, capsys):
+    import json
+
+    from sparktrack import cli
+    from sparktrack.jobs import ALERT_TRIGGERED
+
+    spark, root = spark_client.spark, spark_client.store_root
+    rng = np.random.default_rng(41)
+    table, baseline = str(tmp_path / "preds"), str(tmp_path / "train")
+    _write(spark, _predictions(rng, range(2), shifted_from=1, per_day=300), table)
+    _write(spark, _predictions(rng, range(1), shifted_from=9, per_day=600).drop(columns=["ts", "model_version"]),
+           baseline)
+    config = tmp_path / "monitor.toml"
+    config.write_text(f'[monitor]\ntable = "{table}"\ntimestamp_col = "ts"\nbaseline = "{baseline}"\n'
+                      f'columns = ["x", "c"]\nalerts = ["js_distance > 0.1"]\n')
+    assert cli.main(["--store", root, "monitor", "create", "--config", str(config)]) == 0
+    assert f"Monitor on {table}: created" in capsys.readouterr().err
+    assert cli.main(["--store", root, "monitor", "create", "--config", str(config), "--set", "columns=['x']"]) == 0
+    assert f"Monitor on {table}: updated" in capsys.readouterr().err
+
+    # js_distance is a categorical column's statistic: with x alone, nothing to trigger
+    assert cli.main(["--store", root, "monitor", "refresh", table, "--format", "json"]) == 0
+    (done,) = json.loads(capsys.readouterr().out)
+    assert done["recomputed_windows"] == {"1 day": 2} and done["triggered"] == 0
+    assert cli.main(["--store", root, "monitor", "refresh", "--config", str(config), "--format", "json"]) == \
+        ALERT_TRIGGERED
+    out, err = capsys.readouterr()
+    (done,) = json.loads(out)
+    assert "updated" in err and done["triggered_rules"] == ["js_distance > 0.1"] and done["table_version"] == 0
+
+    assert cli.main(["--store", root, "monitor", "show", "--format", "json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert (listed["table"], listed["baseline"], listed["alerts"]) == (table, baseline, "js_distance > 0.1")
+    assert cli.main(["--store", root, "monitor", "show", table, "--format", "json"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)
+    assert shown["columns"] == "c,x" and shown["last_refreshed_version"] == 0 and shown["windows"] == {"1 day": 2}
+
+    assert cli.main(["--store", root, "monitor", "refresh", table, "--config", str(config)]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert cli.main(["--store", root, "monitor", "show", "/no/such/table"]) == 2
+    assert "No monitor on '/no/such/table'" in capsys.readouterr().err
+    assert cli.main(["--store", root, "monitor", "delete", table]) == 0
+    assert cli.main(["--store", root, "monitor", "show"]) == 0
+    assert "No monitors." in capsys.readouterr().out

@@ -102,7 +102,7 @@ for argv in (["experiments"], ["runs", "--order-by", "metrics.acc DESC"], ["runs
              ["models", "describe", "churn", "--alias", "Champion"],
              ["models", "describe", "churn", "--version", "1", "--as-of", then.isoformat()],
              ["models", "set-alias", "churn", "Challenger", "1"],
-             ["models", "tag", "churn", "1", "reviewed", "yes"]):
+             ["models", "tag", "churn", "1", "reviewed", "yes"], ["monitor", "show"]):
     assert cli(["--store", root, *argv]) == 0, argv
 
 assert "pyspark" not in sys.modules, "something imported pyspark"

@@ -14,16 +14,12 @@ written), 1 a failure.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from typing import Any, Sequence
 
-from sparktrack import config
-from sparktrack.errors import ConfigError
 from sparktrack.jobs import ALERT_TRIGGERED, OK, run_main
-
-SECTION = "monitor"
+from sparktrack.monitoring.config import read_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,47 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_config(path: str, overrides: Sequence[str] = ()) -> tuple[str, str | None, dict[str, Any]]:
-    """The monitored table, the store, and create_monitor's arguments from ``path``'s [monitor]."""
-    from sparktrack.monitoring import MonitoringClient
-
-    values = config.apply_overrides(config.read_section(path, SECTION, "Monitor"), overrides)
-    where = f"[{SECTION}] of {path}"
-    known = [name for name in inspect.signature(MonitoringClient.configure).parameters if name not in ("self",)]
-    unknown = sorted(set(values) - {*known, "store"})
-    if unknown:
-        raise ConfigError(f"Unknown key(s) {unknown} in {where}. Known keys: {sorted([*known, 'store'])}.")
-    if not isinstance(values.get("table"), str):
-        raise ConfigError(f"{where} lacks the key 'table' (the monitored table: a Delta path or catalog name).")
-    store = values.pop("store", None)
-    return values.pop("table"), store, values
-
-
 def refresh(table: str, store: str | None, arguments: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     from sparktrack.client import SparkTrackClient
-    from sparktrack.monitoring import MonitoringClient, MonitorNotFoundError
+    from sparktrack.monitoring import MonitoringClient
 
-    client = SparkTrackClient(store) if store else SparkTrackClient.default()
-    monitors = MonitoringClient(client)
-    try:
-        before = monitors.get_monitor(table).config
-    except MonitorNotFoundError:
-        before = None
-    monitor = (monitors.create_monitor(table, **arguments) if before is None
-               else monitors.update_monitor(table, **arguments))
-    action = "created" if before is None else ("updated" if monitor.config != before else "unchanged")
+    monitors = MonitoringClient(SparkTrackClient(store) if store else SparkTrackClient.default())
+    monitor, action = monitors.create_or_update_monitor(table, **arguments)
     result = monitors.refresh_monitor(table)
-    summary = {"table": monitor.config.table_name, "monitor": action, "table_version": result.table_version,
-               "recomputed_windows": {g: len(w) for g, w in result.recomputed.items()},
-               "removed_windows": {g: len(w) for g, w in result.removed.items()},
-               "profile_table": monitor.profile_table, "drift_table": monitor.drift_table,
-               "alerts_table": monitor.alerts_table, "triggered": len(result.triggered),
-               "triggered_rules": sorted({a["rule"] for a in result.triggered}),
-               "alert_delivery_error": result.delivery_error}
     if result.delivery_error:
         print(f"warning: the triggered alerts were not delivered: {result.delivery_error}", file=sys.stderr,
               flush=True)
-    return (ALERT_TRIGGERED if result.triggered else OK), summary
+    return (ALERT_TRIGGERED if result.triggered else OK), {"monitor": action, **result.summary(monitor)}
 
 
 def _job(argv: Sequence[str] | None) -> tuple[int, dict[str, Any]]:
@@ -88,7 +54,7 @@ def _job(argv: Sequence[str] | None) -> tuple[int, dict[str, Any]]:
     for key in ("table", "store"):
         if getattr(args, key) is not None:
             overrides.append(f"{key}={json.dumps(getattr(args, key))}")
-    table, store, arguments = load_config(args.config, overrides)
+    table, store, arguments = read_config(args.config, overrides)
     return refresh(table, store, arguments)
 
 

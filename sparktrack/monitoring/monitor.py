@@ -141,6 +141,16 @@ class RefreshResult:
     def changed(self) -> bool:
         return any(self.recomputed.values()) or any(self.removed.values())
 
+    def summary(self, monitor: Monitor) -> dict[str, Any]:
+        """What the refresh did, as the job and the CLI print it."""
+        return {"table": monitor.config.table_name, "table_version": self.table_version,
+                "recomputed_windows": {g: len(w) for g, w in self.recomputed.items()},
+                "removed_windows": {g: len(w) for g, w in self.removed.items()},
+                "profile_table": monitor.profile_table, "drift_table": monitor.drift_table,
+                "alerts_table": monitor.alerts_table, "triggered": len(self.triggered),
+                "triggered_rules": sorted({a["rule"] for a in self.triggered}),
+                "alert_delivery_error": self.delivery_error}
+
 
 class MonitoringClient:
     """Monitors on ``client``'s store and session."""
@@ -156,10 +166,11 @@ class MonitoringClient:
     def create_monitor(self, table: str, **arguments: Any) -> Monitor:
         """Check everything against the table (and baseline) and record the monitor; nothing is
         computed until ``refresh_monitor``. The arguments are ``configure``'s."""
-        config = self.configure(table, **arguments)
-        if config.table_name in self._record.current():
-            raise AlreadyExistsError("A monitor on", config.table_name,
+        ref = TableRef.parse(table, "create_monitor table")
+        if ref.ref in self._record.current():
+            raise AlreadyExistsError("A monitor on", ref.ref,
                                      "Delete it first with delete_monitor(), or change it with update_monitor().")
+        config = self.configure(table, **arguments)
         self._record.record(config.table_name, CREATE, config.to_dict(), {}, None)
         return Monitor(config, None, {})
 
@@ -172,6 +183,16 @@ class MonitoringClient:
             return old
         self._record.record(config.table_name, CREATE, config.to_dict(), {}, None)
         return Monitor(config, None, {})
+
+    def create_or_update_monitor(self, table: str, **arguments: Any) -> tuple[Monitor, str]:
+        """The monitor these arguments describe, recorded if it is new or differs from the
+        recorded one; and which it was: "created", "updated" or "unchanged"."""
+        try:
+            before = self.get_monitor(table).config
+        except MonitorNotFoundError:
+            return self.create_monitor(table, **arguments), "created"
+        monitor = self.update_monitor(table, **arguments)
+        return monitor, "unchanged" if monitor.config == before else "updated"
 
     def configure(self, table: str, *, profile_type: str = "inference", timestamp_col: str | None = None,
                   granularities: Sequence[str] = ("1 day",), model_id_col: str | None = "model_version",
@@ -186,6 +207,10 @@ class MonitoringClient:
         arguments = dict(locals())  # every keyword argument, as _checked takes them
         del arguments["self"], arguments["table"]
         return _checked(self.spark, TableRef.parse(table, "create_monitor table"), **arguments)
+
+    def list_monitors(self) -> list[str]:
+        """The monitored tables, sorted."""
+        return list(self._record.current())
 
     def get_monitor(self, table: str) -> Monitor:
         found = self._record.current().get(TableRef.parse(table, "get_monitor table").ref)
@@ -455,6 +480,8 @@ def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp
     if model_name_col == "model_name" and "model_name" not in types:  # the default, for tables without it
         model_name_col = None
     model_name_col = column("model_name_col", model_name_col, False) if model_id_col else None
+    if prediction_col == "prediction" and "prediction" not in types and not inference:  # the default
+        prediction_col = None
     prediction_col = column("prediction_col", prediction_col, inference or label_col is not None)
     label_table, id_cols = _checked_labels(spark, ref, types, label_table, id_cols, label_col)
     label_col = label_col if label_table is not None else column("label_col", label_col, False)
