@@ -56,11 +56,16 @@ def check_rows(rows: object) -> None:
 
 def train_config_path() -> Path:
     """conf/jobs/train_churn.toml, from the working directory or the source checkout."""
+    return _repo_file(TRAIN_CONFIG)
+
+
+def _repo_file(relative: Path) -> Path:
+    """A config of the repository's conf/, from the working directory or the source checkout."""
     for base in (Path.cwd(), Path(__file__).resolve().parent.parent):
-        if (base / TRAIN_CONFIG).is_file():
-            return base / TRAIN_CONFIG
+        if (base / relative).is_file():
+            return base / relative
     raise ConfigError(
-        f"The demo's job config {TRAIN_CONFIG} is not in the working directory or the source "
+        f"The demo's config {relative} is not in the working directory or the source "
         "checkout; run the demo from a clone of the sparktrack repository (pip install -e .).")
 
 
@@ -122,6 +127,9 @@ def _run(client: SparkTrackClient, rows: int) -> dict[str, Any]:
         champions.append("churn_rf")
     _scoring_section(client, champions, table_path, predictions)
     _lineage_section(client, db, predictions)
+    scored = f"{spark_uri(root)}/demo_data/churn_scored"
+    if "churn_gbt" in champions:
+        _monitoring_section(client, rows, scored)
     if "churn_rf" in champions:
         _feature_section(client, data, f"{spark_uri(root)}/demo_data")
 
@@ -135,6 +143,9 @@ def _run(client: SparkTrackClient, rows: int) -> dict[str, Any]:
         f"{submit} jobs/batch_score.py --store {store_arg} --model models:/churn_gbt@Champion \\\n"
         f"    --input {shlex.quote(_display(table_path))} --output {shlex.quote(_display(predictions))} "
         "--id-cols customer_id",
+        f"{submit} jobs/monitor.py --config {MONITOR_CONFIG} --store {store_arg} \\\n"
+        f"    --table {shlex.quote(_display(scored))}   # exit status 4 when an alert rule triggers",
+        f"sparktrack --store {store_arg} monitor report {shlex.quote(_display(scored))} --output churn_report.html",
         f"sparktrack --store {store_arg} runs --experiment {EXPERIMENT} --order-by \"metrics.accuracy DESC\"",
         f"sparktrack --store {store_arg} models describe churn_gbt --alias Champion",
     ])
@@ -183,6 +194,53 @@ def _scoring_section(client: SparkTrackClient, champions: list[str], table_path:
         lines.append(f"Re-ran batch {again.batch_id}: it replaced its own {again.rows} rows; the "
                      f"table still holds {total} rows")
     _section(f"Batch scoring into {_display(predictions)}", lines or ["No Champion to score."])
+
+
+MONITOR_CONFIG = Path("conf") / "monitors" / "churn.toml"
+
+
+def drift_query(drift_table: str) -> str:
+    """The monitor's drift from the training data, worst first."""
+    return (
+        f"SELECT column_name, model_name, model_version,\n"
+        f"       round(population_stability_index, 3) AS psi, round(ks_test.pvalue, 4) AS ks_pvalue,\n"
+        f"       round(js_distance, 3) AS js_distance, round(wasserstein_distance, 2) AS wasserstein\n"
+        f"FROM delta.`{drift_table}`\n"
+        f"WHERE drift_type = 'BASELINE' AND slice_key IS NULL\n"
+        f"ORDER BY population_stability_index DESC"
+    )
+
+
+def _monitoring_section(client: SparkTrackClient, rows: int, scored: str) -> None:
+    """A month of new customers, dearer than those the model was trained on, scored and monitored
+    with conf/monitors/churn.toml: no baseline is configured, so each row is compared with the
+    training data of its model version, at the Delta version the training run recorded."""
+    from pyspark.sql import functions as F
+
+    from sparktrack.monitoring import MonitoringClient
+    from sparktrack.monitoring.config import read_config
+    from sparktrack.scoring import batch_score
+
+    spark = client.spark
+    started = time.monotonic()
+    new_month = scored.rsplit("/", 1)[0] + "/churn_new_month"
+    (churn_frame(spark, max(rows // 2, MIN_ROWS), seed=17)
+     .withColumn("monthly_charges", F.round(F.col("monthly_charges") + 25, 2))
+     .write.format("delta").mode("overwrite").save(new_month))
+    batch_score("models:/churn_gbt@Champion", new_month, scored, mode="overwrite", client=client)
+    table, _, arguments = read_config(str(_repo_file(MONITOR_CONFIG)), [f'table="{scored}"'])
+    monitors = MonitoringClient(client)
+    monitor, action = monitors.create_or_update_monitor(table, **arguments)
+    result = monitors.refresh_monitor(table)
+    query = drift_query(monitor.drift_table)
+    drift = client.sql(query).toPandas().to_string(index=False)
+    fired = sorted({a["rule"] for a in result.triggered}) or ["none"]
+    _section(f"Monitoring {_display(scored)} against its training data ({MONITOR_CONFIG})", [
+        f"Scored {max(rows // 2, MIN_ROWS)} new customers (monthly charges up 25) with churn_gbt@Champion; "
+        f"monitor {action}, refreshed in {time.monotonic() - started:.1f}s "
+        f"({sum(len(w) for w in result.recomputed.values())} window(s) computed).",
+        f"Alert rules triggered: {', '.join(fired)} (jobs/monitor.py exits 4 when one does)",
+        "", query, "", drift])
 
 
 def lineage_query(database: str, predictions: str) -> str:

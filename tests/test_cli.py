@@ -200,6 +200,13 @@ def test_demo_runs_end_to_end_in_a_fresh_process(tmp_path):
     assert [(row[0], row[2], row[3], row[-1]) for row in lineage] == [
         (str(i), name, "1", "0") for name in ("churn_gbt", "churn_rf") for i in range(3)]
     assert f"jobs/batch_score.py --store {store} --model models:/churn_gbt@Champion" in out
+    assert "Alert rules triggered: population_stability_index > 0.2" in out
+    header = lines.index(["column_name", "model_name", "model_version", "psi", "ks_pvalue", "js_distance",
+                          "wasserstein"])
+    worst, *others = lines[header + 1:header + 6]
+    assert worst[:3] == ["monthly_charges", "churn_gbt", "1"] and float(worst[3]) > 0.2
+    assert {row[0] for row in others} == {"tenure_months", "support_calls", "churned", "month_to_month"}
+    assert all(float(row[3]) < 0.1 for row in others)  # unchanged from the training data
     assert "registered churn_rf_features version 1, trained on table version 1" in out
     assert "looked the features up point in time (table version 2) and scored 2000 rows" in out
     header = lines.index(["customer_id", "event_time", "support_calls_30d", "prediction", "model_version",
