@@ -256,6 +256,23 @@ VIEWS["feature_tables_current"] = """
     ) WHERE e.action != 'drop'
 """
 
+# Each monitor's latest recorded state (see monitoring.store): not deleted.
+VIEWS["monitors_current"] = """
+    SELECT e.table_name, get_json_object(e.config_json, '$.profile_type') AS profile_type,
+           from_json(get_json_object(e.config_json, '$.granularities'), 'array<string>') AS granularities,
+           get_json_object(e.config_json, '$.baseline') AS baseline,
+           get_json_object(e.config_json, '$.profile_table') AS profile_table,
+           get_json_object(e.config_json, '$.drift_table') AS drift_table,
+           get_json_object(e.config_json, '$.alerts_table') AS alerts_table,
+           e.table_version AS last_refreshed_version, e.config_json, e.state_json,
+           created AS creation_time, e.event_time AS last_updated_time, e.user_id
+    FROM (
+        SELECT table_name, max_by(struct(*), struct(event_time, seq)) AS e,
+               max(event_time) FILTER (WHERE action = 'create') AS created
+        FROM {t[monitor_events]} GROUP BY table_name
+    ) WHERE e.action != 'delete'
+"""
+
 #: The names users see in the ``sparktrack`` database: view name -> (kind, source).
 CATALOG_NAMES: dict[str, tuple[str, str]] = {
     "experiments": ("view", "experiments_current"),
@@ -280,6 +297,8 @@ CATALOG_NAMES: dict[str, tuple[str, str]] = {
     "feature_tables": ("view", "feature_tables_current"),
     "feature_table_events": ("table", "feature_table_events"),
     "feature_lineage": ("view", "feature_lineage"),
+    "monitors": ("view", "monitors_current"),
+    "monitor_events": ("table", "monitor_events"),
 }
 
 

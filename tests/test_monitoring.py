@@ -356,9 +356,16 @@ def test_monitors_are_rows_in_the_store_and_delete_forgets_one(spark_client, tmp
     assert sorted(rows.column_name) == [":table", "c", "x"] and rows.granularity.unique().tolist() == ["snapshot"]
     events = spark_client.store.reads.rows(layout.MONITOR_EVENTS).to_pylist()
     assert [e["action"] for e in events] == ["create", "refresh"]
+    db = spark_client.database
+    listed = spark_client.sql(f"SELECT table_name, profile_type, baseline, drift_table, last_refreshed_version "
+                              f"FROM {db}.monitors")
+    expected = spark.createDataFrame([(table, "snapshot", None, table + "_drift_metrics", 0)], listed.schema)
+    assert_df_equality(listed, expected)
     monitoring.delete_monitor(table)
     with pytest.raises(monitoring.MonitorNotFoundError, match="create_monitor"):
         monitoring.get_monitor(table)
+    assert spark_client.sql(f"SELECT * FROM {db}.monitors").count() == 0
+    assert spark_client.sql(f"SELECT action FROM {db}.monitor_events").count() == 3
 
 
 # -- bad input -------------------------------------------------------------------------------------
