@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from sparktrack.errors import InvalidValueError, NotFoundError, TableNotFoundError
-from sparktrack.monitoring.outputs import BASELINE, CONSECUTIVE, TABLE_ROW
+from sparktrack.monitoring.outputs import BASELINE, BASELINE_LOG, CONSECUTIVE, TABLE_ROW
+from sparktrack.monitoring.outputs import INPUT as INPUT_LOG
 from sparktrack.monitoring.profile import NUMERIC, SNAPSHOT
 from sparktrack.tracking.datasets import TableRef
 
@@ -48,8 +49,6 @@ if TYPE_CHECKING:
 PSI_THRESHOLD = 0.2
 JS_THRESHOLD = 0.1
 P_VALUE = 0.05
-#: The profile table's ``log_type``: the rows of windows, and the baseline's rows.
-INPUT_LOG, BASELINE_LOG = "INPUT", "BASELINE"
 QUALITY_METRICS = {"classification": ("accuracy", "f1_macro"), "regression": ("rmse", "mae")}
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 BASELINE_COLOR = "#555555"
