@@ -242,22 +242,28 @@ VIEWS["model_lineage"] = """
     ) f USING (run_id)
 """
 
+def _latest_events(table: str, key: str, gone: str) -> str:
+    """Each ``key``'s latest event (``e``) of an event log whose every row holds the whole state,
+    and when it was created; keys whose latest event is ``gone`` left out."""
+    return f"""(
+        SELECT {key}, max_by(struct(*), struct(event_time, seq)) AS e,
+               max(event_time) FILTER (WHERE action = 'create') AS created
+        FROM {{t[{table}]}} GROUP BY {key}
+    ) WHERE e.action != '{gone}'"""
+
+
 # Each feature table's latest recorded state (see features.store): not dropped.
-VIEWS["feature_tables_current"] = """
+VIEWS["feature_tables_current"] = f"""
     SELECT e.name, e.location, from_json(e.primary_keys, 'array<string>') AS primary_keys,
            e.timeseries_column,
            from_json(e.features_json, 'array<struct<name: string, type: string>>') AS features,
            e.description, from_json(e.tags_json, 'map<string, string>') AS tags, e.delta_version,
            created AS creation_time, e.event_time AS last_updated_time, e.user_id
-    FROM (
-        SELECT name, max_by(struct(*), struct(event_time, seq)) AS e,
-               max(event_time) FILTER (WHERE action = 'create') AS created
-        FROM {t[feature_table_events]} GROUP BY name
-    ) WHERE e.action != 'drop'
+    FROM {_latest_events("feature_table_events", "name", "drop")}
 """
 
 # Each monitor's latest recorded state (see monitoring.store): not deleted.
-VIEWS["monitors_current"] = """
+VIEWS["monitors_current"] = f"""
     SELECT e.table_name, get_json_object(e.config_json, '$.profile_type') AS profile_type,
            from_json(get_json_object(e.config_json, '$.granularities'), 'array<string>') AS granularities,
            get_json_object(e.config_json, '$.baseline') AS baseline,
@@ -266,11 +272,7 @@ VIEWS["monitors_current"] = """
            get_json_object(e.config_json, '$.alerts_table') AS alerts_table,
            e.table_version AS last_refreshed_version, e.config_json, e.state_json,
            created AS creation_time, e.event_time AS last_updated_time, e.user_id
-    FROM (
-        SELECT table_name, max_by(struct(*), struct(event_time, seq)) AS e,
-               max(event_time) FILTER (WHERE action = 'create') AS created
-        FROM {t[monitor_events]} GROUP BY table_name
-    ) WHERE e.action != 'delete'
+    FROM {_latest_events("monitor_events", "table_name", "delete")}
 """
 
 #: The names users see in the ``sparktrack`` database: view name -> (kind, source).

@@ -67,7 +67,7 @@ def training_data(client: SparkTrackClient, name: str, version: str) -> Training
 
 
 def baseline_frame(client: SparkTrackClient, trained: Sequence[TrainingData], columns: Sequence[str],
-                   model_cols: tuple[str, str]) -> tuple[DataFrame, list[str]]:
+                   model_cols: tuple[str, str]) -> DataFrame:
     """The union of every model version's training data (features looked up), each row tagged
     with its model version and name in ``model_cols``, and the monitored ``columns`` that all of
     them have (a training table has no prediction column, say)."""
@@ -93,7 +93,7 @@ def baseline_frame(client: SparkTrackClient, trained: Sequence[TrainingData], co
         part = frame.select(*shared, F.lit(data.model_version).alias(version_col),
                             F.lit(data.model_name).alias(name_col))
         union = part if union is None else union.unionByName(part)
-    return union, shared
+    return union
 
 
 def model_versions(rows: Sequence[Any]) -> list[tuple[str, str]]:

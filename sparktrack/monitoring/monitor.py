@@ -294,8 +294,8 @@ class MonitoringClient:
         pinned = {**lineage.pinned_state(trained), **missing}
         if not trained:
             return None, pinned
-        base_frame, _ = lineage.baseline_frame(self.client, trained, list(config.column_kinds),
-                                               (config.model_id_col, config.model_name_col))
+        base_frame = lineage.baseline_frame(self.client, trained, list(config.column_kinds),
+                                            (config.model_id_col, config.model_name_col))
         return base_frame, pinned
 
     def _write_baseline_rows(self, config: MonitorConfig, base: Mapping[str, Any], version: int) -> None:
