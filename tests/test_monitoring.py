@@ -157,9 +157,67 @@ def _classified(spark, tmp_path):
     _write(spark, data, table)
     _write(spark, base.drop(columns=["ts", "model_version", "proba"]), baseline)
     monitoring.create_monitor(table, timestamp_col="ts", label_col="label", probability_col="proba",
-                              baseline=baseline, slicing_exprs=["c"], columns=["x", "c", "prediction"])
+                              baseline=baseline, slicing_exprs=["c"], columns=["x", "c", "prediction"],
+                              custom_metrics=CUSTOM_METRICS, alerts=["squared_avg(x) > 1.3", "x_square_gap > 0.4"])
     result = monitoring.refresh_monitor(table)
     return spark, table, data, base, result
+
+
+#: Databricks' three kinds of custom metric, each on a column and on the whole row.
+CUSTOM_METRICS = [
+    {"type": "aggregate", "name": "squared_avg", "input_columns": ["x"],
+     "definition": "avg(`{{input_column}}` * `{{input_column}}`)",
+     "output_data_type": '{"name": "output", "type": "double", "nullable": true, "metadata": {}}'},
+    {"type": "CUSTOM_METRIC_TYPE_AGGREGATE", "name": "false_positives", "input_columns": [":table"],
+     "definition": "sum(CASE WHEN {{prediction_col}} = 1 AND {{label_col}} = 0 THEN 1 ELSE 0 END)",
+     "output_data_type": "bigint"},
+    {"type": "derived", "name": "rms_deviation", "input_columns": ["x"],
+     "definition": "sqrt(squared_avg - avg * avg)"},
+    {"type": "derived", "name": "fp_share", "input_columns": [":table"], "definition": "false_positives / count"},
+    {"type": "drift", "name": "x_square_gap", "input_columns": ["x"],
+     "definition": "{{current_df}}.squared_avg - {{base_df}}.squared_avg"},
+    {"type": "drift", "name": "row_ratio", "input_columns": [":table"],
+     "definition": "{{current_df}}.count / {{base_df}}.count"},
+]
+
+
+def test_custom_aggregate_derived_and_drift_metrics_are_columns_of_the_output_tables(classified):
+    spark, table, data, base, result = classified
+    rows = _read(spark, table + "_profile_metrics")
+    rows = rows[rows.slice_key.isna()]
+    for _, row in rows[rows.log_type == "INPUT"].iterrows():
+        mine = _day(data, row.day)
+        mine = mine[mine.model_version == int(row.model_version)]
+        if row.column_name == "x":
+            assert row.squared_avg == pytest.approx((mine.x ** 2).mean())
+            assert row.rms_deviation == pytest.approx(mine.x.std(ddof=0))
+        else:
+            assert pd.isna(row.squared_avg) and pd.isna(row.rms_deviation)
+        if row.column_name == ":table":
+            positives = int(((mine.prediction == 1) & (mine.label == 0)).sum())
+            assert row.false_positives == positives and row.fp_share == pytest.approx(positives / len(mine))
+        else:
+            assert pd.isna(row.false_positives)
+    baseline = rows[rows.log_type == "BASELINE"].set_index("column_name")
+    assert baseline.loc["x", "squared_avg"] == pytest.approx((base.x ** 2).mean())
+    assert baseline.loc[":table", "false_positives"] == ((base.prediction == 1) & (base.label == 0)).sum()
+    drift = _read(spark, table + "_drift_metrics")
+    drift = drift[drift.slice_key.isna()]
+    for _, row in drift.iterrows():
+        mine = _day(data, row.day)
+        mine = mine[mine.model_version == int(row.model_version)]
+        theirs = base if row.drift_type == "BASELINE" else _day(data, row.day - 1)
+        theirs = theirs if row.drift_type == "BASELINE" else theirs[theirs.model_version == int(row.model_version)]
+        if row.column_name == "x":
+            assert row.x_square_gap == pytest.approx((mine.x ** 2).mean() - (theirs.x ** 2).mean())
+        else:
+            assert pd.isna(row.x_square_gap)
+        if row.column_name == ":table":
+            assert row.row_ratio == pytest.approx(len(mine) / len(theirs)) and row.count_delta == len(mine) - len(theirs)
+    assert len(drift[drift.column_name == ":table"]) == 2 * (3 + 2)  # 2 models, 3 BASELINE and 2 CONSECUTIVE windows
+    fired = {(a["rule"], a["window_start_us"] // DAY_US - int(START.timestamp()) // 86_400) for a in result.triggered}
+    assert {day for rule, day in fired if rule == "squared_avg(x) > 1.3"} == {2}  # x's mean moves by 0.8 on day 2
+    assert {day for rule, day in fired if rule == "x_square_gap > 0.4"} == {2}
 
 
 def test_drift_rows_match_scipy_on_windows_with_and_without_a_shift(classified):
@@ -168,7 +226,8 @@ def test_drift_rows_match_scipy_on_windows_with_and_without_a_shift(classified):
     drift = _read(spark, table + "_drift_metrics")
     whole = drift[drift.slice_key.isna()]
     assert set(whole.drift_type) == {"CONSECUTIVE", "BASELINE"}
-    assert len(whole[whole.drift_type == "CONSECUTIVE"]) == 2 * 2 * 3  # 2 windows with a previous one, 2 models
+    consecutive = whole[(whole.drift_type == "CONSECUTIVE") & (whole.column_name != ":table")]
+    assert len(consecutive) == 2 * 2 * 3  # 2 windows with a previous one, 2 models
     for _, row in whole.iterrows():
         day = row.day
         mine = _day(data, day)
@@ -382,6 +441,11 @@ def small_table(spark_client, tmp_path):
     return spark_client, table, other
 
 
+def _metric(**changes):
+    return {"type": "aggregate", "name": "m", "input_columns": ["x"], "definition": "avg(`{{input_column}}`)",
+            **changes}
+
+
 @pytest.mark.parametrize("arguments, error, message", [
     ({"table": "/no/such/table"}, TableNotFoundError, "No table '/no/such/table'"),
     ({"columns": ["nope"]}, InvalidValueError, "create_monitor columns must be a column of"),
@@ -394,7 +458,26 @@ def small_table(spark_client, tmp_path):
     ({"baseline": "/no/such/baseline"}, TableNotFoundError, "No table '/no/such/baseline'"),
     ({"slicing_exprs": ["no_such_column > 1"]}, InvalidValueError, "a SQL expression over the columns"),
     ({"profile_type": "batch"}, InvalidValueError, "one of ['inference', 'snapshot', 'timeseries']"),
-    ({"custom_metrics": [{"name": "x"}]}, InvalidValueError, "not supported yet"),
+    ({"custom_metrics": [{"name": "x"}]}, InvalidValueError, "a mapping with the keys"),
+    ({"custom_metrics": {"name": "m"}}, InvalidValueError, "a list of metrics"),
+    ({"custom_metrics": [_metric(type="sum")]}, InvalidValueError, "one of ['aggregate', 'derived', 'drift']"),
+    ({"custom_metrics": [_metric(name="no-dash")]}, InvalidValueError, "a SQL identifier"),
+    ({"custom_metrics": [_metric(name="avg")]}, InvalidValueError, "a name no other metric or output column has"),
+    ({"custom_metrics": [_metric(name="js_distance")]}, InvalidValueError, "a name no other metric"),
+    ({"custom_metrics": [_metric(), _metric()]}, InvalidValueError, "a name no other metric"),
+    ({"custom_metrics": [_metric(input_columns=["nope"])]}, InvalidValueError, "a monitored column, one of ['x', 'c']"),
+    ({"custom_metrics": [_metric(definition="`{{input_column}}` * 2")]}, InvalidValueError,
+     "a SQL expression Spark can evaluate here"),
+    ({"custom_metrics": [_metric(definition="avg({{label_col}})")]}, InvalidValueError,
+     "the templates the monitor fills here (input_column, prediction_col); {{label_col}} has no value"),
+    ({"custom_metrics": [_metric(output_data_type="decimal(99,0)")]}, InvalidValueError, "a Spark SQL type"),
+    ({"custom_metrics": [_metric(output_data_type="{not json")]}, InvalidValueError, "a DataType's or StructField's"),
+    ({"custom_metrics": [_metric(type="derived", definition="sqrt(no_such_metric)")]}, InvalidValueError,
+     "a SQL expression Spark can evaluate here"),
+    ({"custom_metrics": [_metric(type="drift", definition="{{input_column}} - 1")]}, InvalidValueError,
+     "(current_df, base_df); {{input_column}} has no value in a drift metric"),
+    ({"custom_metrics": [_metric(type="derived", definition="'text'", output_data_type="string")], "alerts": ["m > 1"]},
+     InvalidValueError, "The metric of alert rule 'm > 1' must be one of"),
 ])
 def test_bad_input_is_a_clear_error_and_records_nothing(small_table, arguments, error, message):
     client, table, other = small_table
@@ -641,3 +724,65 @@ def test_the_monitor_cli_creates_refreshes_shows_and_deletes(spark_client, tmp_p
     assert cli.main(["--store", root, "monitor", "delete", table]) == 0
     assert cli.main(["--store", root, "monitor", "show"]) == 0
     assert "No monitors." in capsys.readouterr().out
+
+
+# -- the inference records of a served model ---------------------------------------------------------
+
+def test_the_inference_records_a_server_logged_are_a_monitor_input_typed_by_the_model_signature(spark, tmp_path):
+    """A real server answers requests in two formats; the monitor on
+    sparktrack.inference_records reads its inference log, types the records as the forest's
+    signature says, and profiles and drifts them against the training frame."""
+    import json
+    import signal
+
+    import httpx
+
+    from _serving import Server, forest_store, training_frame
+    from sparktrack.client import SparkTrackClient
+
+    store, _ = forest_store(tmp_path, versions=1)
+    rng = np.random.default_rng(3)
+    sent = pd.DataFrame({"tenure": rng.integers(0, 72, 40), "charges": rng.uniform(60, 140, 40).round(2),
+                         "calls": rng.integers(0, 10, 40)})
+    with Server(tmp_path, store, "models:/churn@Champion") as server:
+        for part in np.array_split(sent, 4):
+            records = json.loads(part.to_json(orient="records"))
+            body = {"dataframe_records": records} if len(part) % 2 else {
+                "dataframe_split": {"columns": list(part.columns), "data": json.loads(part.to_json(orient="values"))}}
+            assert httpx.post(server.url + "/invocations", json=body).status_code == 200
+        server.stop(signal.SIGTERM)
+    train, _ = training_frame()
+    baseline = str(tmp_path / "train")
+    _write(spark, train, baseline)
+    client = monitoring.MonitoringClient(SparkTrackClient(store, spark))
+    monitor = client.create_monitor("sparktrack.inference_records", baseline=baseline,
+                                    columns=["tenure", "charges", "calls"])
+    assert monitor.config.column_types == {"tenure": "bigint", "charges": "double", "calls": "bigint"}
+    assert monitor.config.timestamp_col == "timestamp" and monitor.profile_table.endswith(
+        "/monitoring/inference_records_profile_metrics")
+    result = client.refresh_monitor("sparktrack.inference_records")
+    assert len(result.recomputed["1 day"]) == 1
+    rows = spark.read.format("delta").load(monitor.profile_table).where("log_type = 'INPUT' AND slice_key IS NULL")
+    charges = rows.where("column_name = 'charges'").first()
+    assert (charges["count"], charges.model_name, charges.model_version) == (40, "churn", "1")
+    assert charges.avg == pytest.approx(sent.charges.mean()) and charges["max"] == sent.charges.max()
+    drift = spark.read.format("delta").load(monitor.drift_table).where("drift_type = 'BASELINE' AND slice_key IS NULL")
+    by_column = {row.column_name: row for row in drift.collect()}
+    assert set(by_column) == {"tenure", "charges", "calls"}
+    assert by_column["charges"].avg_delta == pytest.approx(sent.charges.mean() - train.charges.mean())
+    reference = st.ks_2samp(train.charges, sent.charges).statistic
+    ks = by_column["charges"].ks_test
+    assert ks.statistic - 1e-12 <= reference <= ks.statistic + by_column["charges"].bounds.ks_statistic + 1e-12
+    assert client.refresh_monitor("sparktrack.inference_records").changed is False
+
+
+def test_a_monitor_on_inference_records_before_any_request_says_how_to_get_them(spark, tmp_path):
+    from _serving import forest_store
+    from sparktrack.client import SparkTrackClient
+    from sparktrack.errors import NotFoundError
+
+    store, _ = forest_store(tmp_path, versions=1)
+    client = monitoring.MonitoringClient(SparkTrackClient(store, spark))
+    with pytest.raises(NotFoundError, match="has no inference records yet: an endpoint writes them"):
+        client.create_monitor("sparktrack.inference_records")
+    assert client.list_monitors() == []

@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from sparktrack.errors import InvalidValueError
+from sparktrack.monitoring.custom import DRIFT, TABLE_INPUT, CustomMetric
+from sparktrack.monitoring.profile import NUMERIC_TYPES
 from sparktrack.monitoring.outputs import BASELINE, CONSECUTIVE, QUALITY, TABLE_ROW
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -57,9 +59,12 @@ class AlertRule:
     threshold: float
     column: str | None = None  # None: every monitored column (column and drift metrics)
     drift_type: str | None = None  # None: BASELINE when there is a baseline, else CONSECUTIVE
+    scope: str | None = None  # a custom metric's: "drift", "column" or "table" (which rows hold it)
 
     @property
     def kind(self) -> str:
+        if self.scope is not None:
+            return self.scope
         if self.metric in DRIFT_METRICS:
             return "drift"
         return "column" if self.metric in COLUMN_METRICS or (self.metric == "count" and self.column) else "table"
@@ -68,18 +73,27 @@ class AlertRule:
         return asdict(self)
 
 
-def parse_rules(rules: Any, columns: Sequence[str], has_labels: bool, problem_type: str) -> tuple[AlertRule, ...]:
-    """The rules as given to create_monitor, checked: every metric known, every column monitored,
-    every threshold a finite number."""
+def parse_rules(rules: Any, columns: Sequence[str], has_labels: bool, problem_type: str,
+                custom: Sequence[CustomMetric] = ()) -> tuple[AlertRule, ...]:
+    """The rules as given to create_monitor, checked: every metric known (built in, or one of the
+    numeric ``custom`` metrics), every column monitored, every threshold a finite number."""
     if rules is None:
         return ()
     if isinstance(rules, (str, Mapping)) or not isinstance(rules, Sequence):
         raise InvalidValueError("create_monitor alerts", rules,
                                 "a list of rules such as ['population_stability_index > 0.2', 'accuracy < 0.8']")
-    return tuple(_rule(rule, columns, has_labels, problem_type) for rule in rules)
+    scopes = {m.name: _scope(m) for m in custom if m.output_data_type in NUMERIC_TYPES}
+    return tuple(_rule(rule, columns, has_labels, problem_type, scopes) for rule in rules)
 
 
-def _rule(given: Any, columns: Sequence[str], has_labels: bool, problem_type: str) -> AlertRule:
+def _scope(metric: CustomMetric) -> str:
+    if metric.type == DRIFT:
+        return "drift"
+    return "table" if metric.input_columns == (TABLE_INPUT,) else "column"
+
+
+def _rule(given: Any, columns: Sequence[str], has_labels: bool, problem_type: str,
+          scopes: Mapping[str, str]) -> AlertRule:
     what = "create_monitor alert rule"
     if isinstance(given, str):
         match = _RULE.match(given)
@@ -99,7 +113,7 @@ def _rule(given: Any, columns: Sequence[str], has_labels: bool, problem_type: st
     else:
         raise InvalidValueError(what, given, "a rule such as 'population_stability_index > 0.2', or a mapping")
     metric, op, column = parts["metric"], parts["op"], parts.get("column")
-    known = (*TABLE_METRICS, *COLUMN_METRICS, *DRIFT_METRICS)
+    known = (*TABLE_METRICS, *COLUMN_METRICS, *DRIFT_METRICS, *scopes)
     if metric not in known:
         raise InvalidValueError(f"The metric of alert rule {text!r}", metric, f"one of {list(known)}")
     if op not in OPERATORS:
@@ -125,7 +139,7 @@ def _rule(given: Any, columns: Sequence[str], has_labels: bool, problem_type: st
     drift_type = parts.get("drift_type")
     if drift_type is not None and drift_type not in (BASELINE, CONSECUTIVE):
         raise InvalidValueError(f"The drift_type of alert rule {text!r}", drift_type, f"{BASELINE} or {CONSECUTIVE}")
-    return AlertRule(text, metric, op, threshold, column, drift_type)
+    return AlertRule(text, metric, op, threshold, column, drift_type, scopes.get(metric))
 
 
 def evaluate(rules: Sequence[AlertRule], profile_rows: Sequence[Mapping[str, Any]],

@@ -21,12 +21,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from sparktrack.engine.location import sql_string
+from sparktrack.engine.location import spark_uri, sql_string
 from sparktrack.errors import AlreadyExistsError, InvalidValueError, NotFoundError
 from sparktrack.monitoring import alerts as alerting
-from sparktrack.monitoring import lineage, outputs, profile
+from sparktrack.monitoring import custom, inputs, lineage, outputs, profile
 from sparktrack.monitoring.alerts import AlertRule
-from sparktrack.monitoring.profile import CATEGORICAL, NUMERIC, SNAPSHOT
+from sparktrack.monitoring.custom import CustomMetric
+from sparktrack.monitoring.profile import CATEGORICAL, NUMERIC, NUMERIC_TYPES, SNAPSHOT, kind_of
 from sparktrack.monitoring.statistics import Binned
 from sparktrack.monitoring.store import CREATE, DELETE, REFRESH, MonitorStore
 from sparktrack.tracking.datasets import TableRef, read_pinned
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 
 PROFILE_TYPES = ("inference", "snapshot", "timeseries")
 PROBLEM_TYPES = ("classification", "regression")
-NUMERIC_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
-CATEGORICAL_TYPES = ("string", "boolean")
 TIME_TYPES = ("timestamp", "timestamp_ntz", "date")
 #: Columns of prediction and inference tables that say where a row came from, not what it holds:
 #: not profiled unless named in ``columns``.
@@ -77,10 +76,25 @@ class MonitorConfig:
     alert_url: str | None = None
     label_table: str | None = None  # labels that arrive later, joined on id_cols
     id_cols: tuple[str, ...] = ()
+    custom_metrics: tuple[dict[str, Any], ...] = ()  # CustomMetric.to_dict() of each metric
+    #: For the store's inference records: the type each record column (and the prediction) is
+    #: read as, from the model signatures when the monitor was created.
+    record_types: dict[str, str] = field(default_factory=dict)
 
     @property
     def alert_rules(self) -> tuple[AlertRule, ...]:
         return tuple(AlertRule(**rule) for rule in self.alerts)
+
+    @property
+    def custom(self) -> tuple[CustomMetric, ...]:
+        return tuple(CustomMetric.from_dict(metric) for metric in self.custom_metrics)
+
+    def staged(self, table: str) -> str:
+        """The columns of an output table ("profile" or "drift") as built on the driver: the
+        table's own, and its custom metrics'."""
+        own = outputs.PROFILE_STAGED if table == "profile" else outputs.DRIFT_STAGED
+        kinds = (custom.DRIFT,) if table == "drift" else (custom.AGGREGATE, custom.DERIVED)
+        return ", ".join([own, *(f"`{m.name}` {m.output_data_type}" for m in self.custom if m.type in kinds)])
 
     @property
     def read_columns(self) -> list[str]:
@@ -105,7 +119,8 @@ class MonitorConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> MonitorConfig:
         return cls(**{**data, "granularities": tuple(data["granularities"]),
                       "slicing_exprs": tuple(data["slicing_exprs"]), "alerts": tuple(data.get("alerts", ())),
-                      "id_cols": tuple(data.get("id_cols", ()))})
+                      "id_cols": tuple(data.get("id_cols", ())),
+                      "custom_metrics": tuple(data.get("custom_metrics", ()))})
 
 
 @dataclass(frozen=True)
@@ -206,7 +221,15 @@ class MonitoringClient:
         """The monitor these arguments describe, checked against the table; nothing recorded."""
         arguments = dict(locals())  # every keyword argument, as _checked takes them
         del arguments["self"], arguments["table"]
-        return _checked(self.spark, TableRef.parse(table, "create_monitor table"), **arguments)
+        ref = TableRef.parse(table, "create_monitor table")
+        if inputs.is_inference_records(self.client, ref.ref):
+            frame, _ = inputs.read(self.client, ref.ref)
+            record_types = {name: kind for name, kind in _types(frame.schema).items() if name not in inputs.RECORD_COLUMNS}
+            arguments["timestamp_col"] = arguments["timestamp_col"] or "timestamp"
+            arguments["output_dir"] = arguments["output_dir"] or spark_uri(self.client.store.location.child("monitoring"))
+        else:
+            frame, record_types = ref.read(self.spark), {}
+        return _checked(self.spark, ref, frame, record_types, **arguments)
 
     def list_monitors(self) -> list[str]:
         """The monitored tables, sorted."""
@@ -227,7 +250,7 @@ class MonitoringClient:
     def refresh_monitor(self, table: str) -> RefreshResult:
         monitor = self.get_monitor(table)
         config, spark = monitor.config, self.spark
-        frame, version = read_pinned(spark, TableRef.parse(config.table_name))
+        frame, version = inputs.read(self.client, config.table_name, config.record_types or None)
         label_version = None
         if config.label_table is not None:
             labels, label_version = read_pinned(spark, TableRef.parse(config.label_table))
@@ -250,8 +273,10 @@ class MonitoringClient:
         fingerprints = dict(state.get("fingerprints", {}))
         recomputed, removed, alerts = {}, {}, []
         base = _baseline_summary(base_frame, config) if base_frame is not None else None
+        base_rows = self._baseline_rows(config, base, version) if base is not None else {}
         if base is not None and baseline_changed:
-            self._write_baseline_rows(config, base, version)
+            outputs.write(spark, TableRef.parse(config.profile_table), [r for rows in base_rows.values() for r in rows],
+                          config.staged("profile"), None, [], drift=False)
         for granularity in config.windowings:
             found = profile.fingerprints(frame, config, granularity)
             old = fingerprints.get(granularity, {})
@@ -267,7 +292,7 @@ class MonitoringClient:
                         for w in gone} - {None}
             scanned = changed | drifted | {before[w] for w in drifted if w in before}
             if scanned or gone:
-                alerts += self._recompute(frame, config, granularity, version, base, _starts(scanned),
+                alerts += self._recompute(frame, config, granularity, version, base, base_rows, _starts(scanned),
                                           _starts(changed), _starts(drifted), before, _starts(gone))
             fingerprints[granularity] = found
             recomputed[granularity] = sorted(_starts(changed), key=lambda s: -1 if s is None else s)
@@ -298,17 +323,18 @@ class MonitoringClient:
                                             (config.model_id_col, config.model_name_col))
         return base_frame, pinned
 
-    def _write_baseline_rows(self, config: MonitorConfig, base: Mapping[str, Any], version: int) -> None:
-        """The baseline's profile (log_type BASELINE, no window), replaced whenever it changes."""
-        rows = []
-        for key, summary in base["summaries"].items():
-            rows += outputs.profile_rows(None, (None, None, *key), summary, base["counts"].get(key, {}),
-                                         base["kinds"], config.column_types, version, outputs.BASELINE_LOG)
-        outputs.write(self.spark, TableRef.parse(config.profile_table), rows, outputs.PROFILE_STAGED, None, [],
-                      drift=False)
+    def _baseline_rows(self, config: MonitorConfig, base: Mapping[str, Any], version: int) -> dict[tuple, list[dict]]:
+        """Per baseline group, its profile rows (log_type BASELINE, no window), with the derived
+        custom metrics."""
+        built = {key: outputs.profile_rows(None, (None, None, *key), summary, base["counts"].get(key, {}),
+                                           base["kinds"], config.column_types, version, outputs.BASELINE_LOG)
+                 for key, summary in base["summaries"].items()}
+        custom.derive(self.spark, [row for rows in built.values() for row in rows], config.custom)
+        return built
 
     def _recompute(self, frame: DataFrame, config: MonitorConfig, granularity: str, version: int,
-                   base: dict[str, Any] | None, scanned: list[int | None], changed: list[int | None],
+                   base: dict[str, Any] | None, base_rows: Mapping[tuple, list[dict]],
+                   scanned: list[int | None], changed: list[int | None],
                    drifted: list[int | None], before: Mapping[str, str],
                    gone: list[int | None]) -> list[dict[str, Any]]:
         """Rewrite the rows of the windows that changed or drift differently, and their alerts
@@ -333,10 +359,14 @@ class MonitoringClient:
                 base_hists = profile.histograms(base["sliced"], edges, profile.BASELINE_GROUP) if base else {}
             finally:
                 rows.unpersist()
-            for key, summary in summaries.items():
-                if key[0] in changed:
-                    profile_rows += outputs.profile_rows(granularity, key, summary, counts.get(key, {}),
-                                                         config.column_kinds, config.column_types, version)
+            # every scanned group's rows (the derived metrics, and what custom drift metrics read)
+            built = {key: outputs.profile_rows(granularity, key, summary, counts.get(key, {}), config.column_kinds,
+                                               config.column_types, version) for key, summary in summaries.items()}
+            custom.derive(spark, [row for group in built.values() for row in group], config.custom)
+            profile_rows = [row for key, group in built.items() if key[0] in changed for row in group]
+            pairs: list[tuple[dict, dict]] = []  # (the window's profile row, the compared one's)
+            drift_custom = [m for m in config.custom if m.type == custom.DRIFT]
+            table_drift = any(custom.TABLE_INPUT in m.input_columns for m in drift_custom)
             for key, summary in summaries.items():
                 if key[0] not in drifted:
                     continue
@@ -348,22 +378,33 @@ class MonitoringClient:
                     match = [k for k in summaries if k[0] == prev_start and k[2:] == key[2:]]
                     if match:
                         comparisons.append((outputs.CONSECUTIVE, match[0][:2],
-                                            _sides(match[0], summaries[match[0]], counts, hists, edges)))
+                                            _sides(match[0], summaries[match[0]], counts, hists, edges),
+                                            built[match[0]]))
                 base_key = _baseline_key(key, base)
                 if base_key is not None:
                     comparisons.append((outputs.BASELINE, (None, None),
                                         _sides(base_key, base["summaries"][base_key], base["counts"], base_hists,
-                                               edges)))
-                for drift_type, cmp_window, theirs in comparisons:
+                                               edges), base_rows[base_key]))
+                by_column = {row["column_name"]: row for row in built[key]}
+                for drift_type, cmp_window, theirs, their_rows in comparisons:
+                    compared = {row["column_name"]: row for row in their_rows}
                     for name, kind in config.column_kinds.items():
                         if name not in theirs:  # a column the baseline has not (a prediction, say)
                             continue
                         drift_rows.append(outputs.drift_row(drift_type, granularity, key, cmp_window, name, kind,
                                                             config.column_types[name], mine[name], theirs[name],
                                                             version))
-        outputs.write(spark, TableRef.parse(config.profile_table), profile_rows, outputs.PROFILE_STAGED,
+                        pairs.append((by_column[name], compared[name]))
+                    if table_drift:
+                        pair = (by_column[outputs.TABLE_ROW], compared[outputs.TABLE_ROW])
+                        drift_rows.append(outputs.table_drift_row(drift_type, granularity, key, cmp_window, *pair,
+                                                                  version))
+                        pairs.append(pair)
+            for row, values in zip(drift_rows, custom.drift(spark, pairs, config.custom)):
+                row.update(values)
+        outputs.write(spark, TableRef.parse(config.profile_table), profile_rows, config.staged("profile"),
                       granularity, [*changed, *gone], drift=False)
-        outputs.write(spark, TableRef.parse(config.drift_table), drift_rows, outputs.DRIFT_STAGED,
+        outputs.write(spark, TableRef.parse(config.drift_table), drift_rows, config.staged("drift"),
                       granularity, [*drifted, *gone], drift=True)
         rules = config.alert_rules
         if not rules:
@@ -420,13 +461,13 @@ def _baseline_summary(frame: DataFrame, config: MonitorConfig) -> dict[str, Any]
     has no model version, the training data of the lineage has one per model version."""
     from dataclasses import replace
 
-    plain = replace(config, label_col=None, probability_col=None, profile_type="snapshot",
+    plain = replace(config, probability_col=None, profile_type="snapshot",
                     column_kinds={n: k for n, k in config.column_kinds.items() if n in frame.columns})
     if not config.lineage:
         plain = replace(plain, model_id_col=None, model_name_col=None)
     sliced = profile.windowed(frame, plain, SNAPSHOT)
     categorical = [n for n, k in plain.column_kinds.items() if k == CATEGORICAL]
-    summaries = {key[2:]: value for key, value in profile.profiles(sliced, plain).items()}
+    summaries = {key[2:]: value for key, value in profile.profiles(sliced, plain, baseline=True).items()}
     counts = profile.category_counts(sliced, categorical, profile.BASELINE_GROUP)
     return {"frame": frame.select(*plain.column_kinds), "sliced": sliced, "summaries": summaries, "counts": counts,
             "kinds": plain.column_kinds}
@@ -434,7 +475,7 @@ def _baseline_summary(frame: DataFrame, config: MonitorConfig) -> dict[str, Any]
 
 # -- checks -----------------------------------------------------------------------------------
 
-def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp_col: str | None,
+def _checked(spark: SparkSession, ref: TableRef, frame: DataFrame, record_types: Mapping[str, str], *, profile_type: str, timestamp_col: str | None,
              granularities: Sequence[str], model_id_col: str | None, model_name_col: str | None,
              prediction_col: str | None,
              label_col: str | None, probability_col: str | None, problem_type: str, baseline: str | None,
@@ -445,11 +486,6 @@ def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp
         raise InvalidValueError("create_monitor profile_type", profile_type, f"one of {list(PROFILE_TYPES)}")
     if problem_type not in PROBLEM_TYPES:
         raise InvalidValueError("create_monitor problem_type", problem_type, f"one of {list(PROBLEM_TYPES)}")
-    for what, value in (("custom_metrics", custom_metrics),):
-        if value is not None:
-            raise InvalidValueError(f"create_monitor {what}", value,
-                                    f"None: {what} are not supported yet (issue 15's next slice)")
-    frame = ref.read(spark)
     types = _types(frame.schema)
 
     def column(what: str, name: str | None, required: bool) -> str | None:
@@ -494,20 +530,20 @@ def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp
         _check_expr(frame, text, ref.ref)
     skipped = {timestamp_col, model_id_col, model_name_col, *BOOKKEEPING_COLUMNS}
     if columns is None:
-        chosen = [n for n, t in types.items() if n not in skipped and (t in NUMERIC_TYPES or t in CATEGORICAL_TYPES)]
+        chosen = [n for n, t in types.items() if n not in skipped and kind_of(t) is not None]
     else:
         chosen = list(dict.fromkeys(columns))
         for name in chosen:
             column("columns", name, True)
-            if _kind(types[name]) is None:
+            if kind_of(types[name]) is None:
                 raise InvalidValueError("create_monitor columns", name,
                                         f"a numeric, string or boolean column; {name} is {types[name]}")
-    kinds = {n: _kind(types[n]) for n in chosen}
+    kinds = {n: kind_of(types[n]) for n in chosen}
     if baseline is not None:
         base_ref = TableRef.parse(baseline, "create_monitor baseline")
         base_types = _types(base_ref.read(spark).schema)
         missing = [n for n in kinds if n not in base_types]
-        other = {n: base_types[n] for n in kinds if n in base_types and _kind(base_types[n]) != kinds[n]}
+        other = {n: base_types[n] for n in kinds if n in base_types and kind_of(base_types[n]) != kinds[n]}
         if missing or other:
             raise InvalidValueError("create_monitor baseline", baseline,
                                     f"a table with the monitored columns, of the same kinds; missing {missing}, "
@@ -516,7 +552,10 @@ def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp
             _check_expr(base_ref.read(spark), text, baseline)
         baseline = base_ref.ref
     profile_table, drift_table, alerts_table = _output_names(ref, output_dir)
-    rules = alerting.parse_rules(alerts, list(kinds), label_col is not None, problem_type)
+    taken = outputs.column_names(outputs.PROFILE_STAGED) + outputs.column_names(outputs.DRIFT_STAGED)
+    metrics = custom.parse(spark, custom_metrics, frame, kinds, prediction_col, label_col,
+                           [*taken, "window", "window_cmp", "computed_at"])
+    rules = alerting.parse_rules(alerts, list(kinds), label_col is not None, problem_type, metrics)
     return MonitorConfig(
         table_name=ref.ref, profile_type=profile_type, timestamp_col=timestamp_col, granularities=granularities,
         model_id_col=model_id_col, model_name_col=model_name_col, prediction_col=prediction_col,
@@ -524,7 +563,8 @@ def _checked(spark: SparkSession, ref: TableRef, *, profile_type: str, timestamp
         slicing_exprs=slices,
         column_kinds=kinds, column_types={n: types[n] for n in chosen}, profile_table=profile_table,
         drift_table=drift_table, alerts_table=alerts_table, alerts=tuple(r.to_dict() for r in rules),
-        alert_url=alerting.check_url(alert_url), label_table=label_table, id_cols=id_cols)
+        alert_url=alerting.check_url(alert_url), label_table=label_table, id_cols=id_cols,
+        custom_metrics=tuple(m.to_dict() for m in metrics), record_types=dict(record_types))
 
 
 def _checked_labels(spark: SparkSession, ref: TableRef, types: Mapping[str, str], label_table: str | None,
@@ -563,12 +603,6 @@ def with_labels(frame: DataFrame, labels: DataFrame, config: MonitorConfig) -> D
 
 def _types(schema: StructType) -> dict[str, str]:
     return {f.name: f.dataType.simpleString() for f in schema.fields}
-
-
-def _kind(spark_type: str) -> str | None:
-    if spark_type in NUMERIC_TYPES or spark_type.startswith("decimal"):
-        return NUMERIC
-    return CATEGORICAL if spark_type in CATEGORICAL_TYPES else None
 
 
 def _checked_granularities(frame: DataFrame, timestamp_col: str, granularities: Sequence[str]) -> tuple[str, ...]:

@@ -61,7 +61,7 @@ def profile_rows(granularity: str | None, key: tuple, summary: Mapping[str, Any]
             row.update(distinct_count=len(counts), frequent_items=[{"item": k, "count": n} for k, n in top])
         rows.append(row)
     rows.append({**base, "column_name": TABLE_ROW, "data_type": None, "count": summary["rows"],
-                 **quality(summary["quality"])})
+                 **quality(summary["quality"]), **summary.get("custom", {})})
     return rows
 
 
@@ -118,6 +118,16 @@ def drift_row(drift_type: str, granularity: str, key: tuple, cmp_window: tuple, 
     return row
 
 
+def table_drift_row(drift_type: str, granularity: str, key: tuple, cmp_window: tuple, mine: Mapping[str, Any],
+                    theirs: Mapping[str, Any], table_version: int) -> dict[str, Any]:
+    """The ``:table`` drift row of a comparison (of the two ``:table`` profile rows): the row
+    count's delta, and the custom drift metrics of the whole row (input_columns [":table"])."""
+    row: dict[str, Any] = dict(zip(GROUP_COLUMNS, key))
+    row.update(cmp_start_us=cmp_window[0], cmp_end_us=cmp_window[1], drift_type=drift_type, granularity=granularity,
+               column_name=TABLE_ROW, table_version=table_version, count_delta=float(mine["count"] - theirs["count"]))
+    return row
+
+
 def window_predicate(granularity: str, windows: Iterable[int | None]) -> str:
     """The SQL that picks the rows of ``windows`` (starts in epoch µs) of ``granularity``."""
     predicate = f"granularity = {sql_string(granularity)}"
@@ -134,7 +144,7 @@ def write(spark: SparkSession, target: TableRef, rows: Sequence[Mapping[str, Any
     a re-run writes the same rows again."""
     from pyspark.sql import functions as F
 
-    names = [part.strip().split(" ")[0] for part in _split_columns(staged)]
+    names = column_names(staged)
     frame = spark.createDataFrame([tuple(row.get(n) for n in names) for row in rows], staged)
 
     def window(prefix: str) -> Any:
@@ -156,6 +166,11 @@ def write(spark: SparkSession, target: TableRef, rows: Sequence[Mapping[str, Any
     else:
         writer = frame.write.format("delta").mode("overwrite")
         writer.save(target.path) if target.path is not None else writer.saveAsTable(target.name)
+
+
+def column_names(staged: str) -> list[str]:
+    """The top-level column names of a DDL string."""
+    return [part.strip().split(" ")[0].strip("`") for part in _split_columns(staged)]
 
 
 def _split_columns(staged: str) -> list[str]:

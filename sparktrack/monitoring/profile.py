@@ -41,7 +41,17 @@ SLICE = GROUP[2:4]
 #: What a baseline's groups are keyed by: the slice and the model (null for an explicit baseline).
 BASELINE_GROUP = GROUP[2:]
 NUMERIC, CATEGORICAL = "numeric", "categorical"
+#: The Spark SQL types of numeric columns (decimals are numeric too) and of categorical ones.
+NUMERIC_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
+CATEGORICAL_TYPES = ("string", "boolean")
 MAPE_EPSILON = float(np.finfo(np.float64).eps)  # as sklearn's mean_absolute_percentage_error
+
+
+def kind_of(spark_type: str) -> str | None:
+    """NUMERIC or CATEGORICAL for a column of ``spark_type``; None for a type not profiled."""
+    if spark_type in NUMERIC_TYPES or spark_type.startswith("decimal"):
+        return NUMERIC
+    return CATEGORICAL if spark_type in CATEGORICAL_TYPES else None
 
 
 def windowed(frame: DataFrame, config: MonitorConfig, granularity: str) -> DataFrame:
@@ -97,9 +107,14 @@ def _key(row: Any) -> tuple:
     return tuple(row[name] for name in GROUP)
 
 
-def profiles(frame: DataFrame, config: MonitorConfig) -> dict[tuple, dict[str, Any]]:
-    """Per group: ``rows``, each column's metrics (``columns[name]``) and the quality metrics."""
+def profiles(frame: DataFrame, config: MonitorConfig, baseline: bool = False) -> dict[tuple, dict[str, Any]]:
+    """Per group: ``rows``, each column's metrics (``columns[name]``, with the custom aggregate
+    metrics), the quality metrics and the :table row's custom aggregates (``custom``). A
+    ``baseline`` gets no quality metrics, and the custom aggregates it cannot compute (no label,
+    say) are left out."""
     from pyspark.sql import functions as F
+
+    from sparktrack.monitoring import custom
 
     aggs: list[Column] = [F.count(F.lit(1)).alias("rows")]
     for i, (name, kind) in enumerate(config.column_kinds.items()):
@@ -111,7 +126,10 @@ def profiles(frame: DataFrame, config: MonitorConfig) -> dict[tuple, dict[str, A
                      F.min(value).alias(f"c{i}_min"), F.max(value).alias(f"c{i}_max"),
                      F.percentile_approx(value, QUANTILES, ACCURACY).alias(f"c{i}_quantiles"),
                      F.approx_count_distinct(col, DISTINCT_RSD).alias(f"c{i}_distinct")]
-    aggs += _quality_aggregates(config)
+    aggs += [] if baseline else _quality_aggregates(config)
+    customs = custom.aggregates(config.custom, list(config.column_kinds), config.prediction_col, config.label_col,
+                                check=frame if baseline else None)
+    aggs += [value.alias(f"x{j}") for j, (_, _, value) in enumerate(customs)]
     found: dict[tuple, dict[str, Any]] = {}
     for row in frame.groupBy(*GROUP).agg(*aggs).collect():
         columns = {}
@@ -123,8 +141,11 @@ def profiles(frame: DataFrame, config: MonitorConfig) -> dict[tuple, dict[str, A
                                distinct_count=row[f"c{i}_distinct"])
             columns[name] = metrics
         quality = {k: row[k] for k in row.asDict() if k.startswith("q_")}
-        found[_key(row)] = {"rows": row["rows"], "columns": columns, "quality": quality}
-    if config.label_col and config.problem_type == "classification":
+        table = {}
+        for j, (name, column, _) in enumerate(customs):
+            (columns[column] if column is not None else table)[name] = row[f"x{j}"]
+        found[_key(row)] = {"rows": row["rows"], "columns": columns, "quality": quality, "custom": table}
+    if config.label_col and config.problem_type == "classification" and not baseline:
         for key, metrics in classification_quality(frame, config).items():
             found[key]["quality"].update(metrics)
     return found
