@@ -211,3 +211,43 @@ def test_post_training_metrics_follow_each_models_predictions_and_their_slices(c
     sparktrack.sklearn.autolog(log_models=False, log_post_training_metrics=False)
     metrics.accuracy_score(y_test, first.predict(X_test))
     assert "accuracy_score_X_test-3" not in client.get_run(runs["1.0"].info.run_id).data.metrics
+
+
+def test_a_classifier_gets_mlflows_plots_drawn_from_its_training_predictions(client, iris, tmp_path):
+    X, y = iris
+    binary = y == 2
+    sparktrack.sklearn.autolog()
+    LogisticRegression(max_iter=300).fit(X, binary)
+    LogisticRegression(max_iter=300).fit(X, y)  # three classes: no ROC or PR curve
+    first, second = sorted(_runs(client), key=lambda r: r.info.start_time)
+    names = {run.info.run_id: {a["path"] for a in client.list_artifacts(run.info.run_id) if a["path"].endswith(".png")}
+             for run in (first, second)}
+    assert names[first.info.run_id] == {"training_confusion_matrix.png", "training_roc_curve.png",
+                                        "training_precision_recall_curve.png"}
+    assert names[second.info.run_id] == {"training_confusion_matrix.png"}
+    local = client.download_artifacts(first.info.run_id, "training_roc_curve.png", str(tmp_path))
+    with open(local, "rb") as image:
+        assert image.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_without_matplotlib_a_classifier_is_logged_with_no_plots_and_no_warning(client, iris, monkeypatch, recwarn):
+    import sys
+
+    X, y = iris
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError, as uninstalled
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    sparktrack.sklearn.autolog()
+    LogisticRegression(max_iter=300).fit(X, y == 2)
+    (run,) = _runs(client)
+    assert run.info.status == "FINISHED" and "training_roc_auc" in run.data.metrics
+    assert not [a for a in client.list_artifacts(run.info.run_id) if a["path"].endswith(".png")]
+    assert not [w for w in recwarn if "autolog" in str(w.message).lower()]
+
+
+def test_training_metrics_false_logs_no_training_metrics_and_no_plots(client, iris):
+    X, y = iris
+    sparktrack.sklearn.autolog(training_metrics=False)
+    LogisticRegression(max_iter=300).fit(X, y == 2)
+    (run,) = _runs(client)
+    assert not run.data.metrics
+    assert not [a for a in client.list_artifacts(run.info.run_id) if a["path"].endswith(".png")]

@@ -13,7 +13,7 @@ EXPECTED = {
     "__version__",
     "active_run", "autolog", "create_experiment", "delete_experiment", "delete_run", "delete_tag", "end_run",
     "flush", "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_metric_history",
-    "get_run", "get_tracking_uri", "log_artifact", "log_artifacts", "log_batch", "log_dict",
+    "get_run", "get_tracking_uri", "log_artifact", "log_artifacts", "log_batch", "log_dict", "log_figure",
     "load_model", "log_input", "log_metric", "log_metrics", "log_param", "log_params", "log_text",
     "register_model", "register_views", "restore_experiment", "restore_run", "search_experiments", "search_runs",
     "set_experiment", "set_store", "set_tag", "set_tags", "set_tracking_uri", "spark_session", "sql", "start_run",

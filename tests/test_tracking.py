@@ -16,6 +16,7 @@ from sparktrack.errors import (
     ExperimentNotFoundError,
     FilterSyntaxError,
     InvalidNameError,
+    InvalidValueError,
     NotFoundError,
     ParamOverwriteError,
     RunNotFoundError,
@@ -171,6 +172,32 @@ def test_search_runs_filter_order_and_formats(client):
         sparktrack.search_runs(filter_string="metrics.accuracy >")
     with pytest.raises(ExperimentNotFoundError):
         sparktrack.search_runs(experiment_names=["/nope"])
+
+
+def test_log_figure_writes_matplotlib_images_and_plotly_pages_and_refuses_anything_else(client):
+    import plotly.graph_objects as go
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    figure.subplots().plot([0, 1, 2], [2, 0, 1])
+    chart = go.Figure(go.Scatter(x=[0, 1], y=[1, 0]))
+    with sparktrack.start_run() as run:
+        sparktrack.log_figure(figure, "plots/line.png")
+        sparktrack.log_figure(figure, "plots/line.svg")
+        sparktrack.log_figure(chart, "chart.html")
+        with pytest.raises(InvalidValueError, match="a .html file for a plotly figure"):
+            sparktrack.log_figure(chart, "chart.png")
+        with pytest.raises(InvalidValueError, match="an extension matplotlib writes"):
+            sparktrack.log_figure(figure, "plots/line.nope")
+        with pytest.raises(InvalidValueError, match="a matplotlib or plotly figure"):
+            sparktrack.log_figure([1, 2], "list.png")
+        with pytest.raises(InvalidNameError, match="without '..'"):
+            sparktrack.log_figure(figure, "../escape.png")
+    run_id = run.info.run_id
+    assert [a["path"] for a in client.list_artifacts(run_id, "plots")] == ["plots/line.png", "plots/line.svg"]
+    assert client.load_text(run_id, "plots/line.svg").lstrip().startswith("<?xml")
+    page = client.load_text(run_id, "chart.html")
+    assert "plotly" in page and "cdn.plot.ly" not in page.split("<body>")[0]
 
 
 def test_artifacts_round_trip_through_pyarrow_fs(client, tmp_path):

@@ -132,15 +132,17 @@ def _log_fit(config: AutologConfig, client: Any, run_id: str, estimator: Any, ar
     params = [Param(key=str(k), value=str(v)[:MAX_PARAM_VALUE_LENGTH]) for k, v in found.items()]
     tags = [RunTag(key="estimator_name", value=type(estimator).__name__),
             RunTag(key="estimator_class", value=f"{type(estimator).__module__}.{type(estimator).__qualname__}")]
-    metrics = []
+    metrics, plots = [], None
     if config.training_metrics and X is not None and y is not None:
         now = now_ms()
-        metrics = [Metric(key=k, value=v, timestamp=now, step=0)
-                   for k, v in training_metrics(estimator, X, y, kwargs.get("sample_weight")).items()]
+        found, plots = training_metrics(estimator, X, y, kwargs.get("sample_weight"))
+        metrics = [Metric(key=k, value=v, timestamp=now, step=0) for k, v in found.items()]
     if search:
         params += [Param(key=f"best_{k}", value=str(v)[:MAX_PARAM_VALUE_LENGTH]) for k, v in estimator.best_params_.items()]
         metrics.append(Metric(key="best_cv_score", value=float(estimator.best_score_), timestamp=now_ms(), step=0))
     client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+    if plots is not None:
+        _log_plots(client, run_id, *plots)
     if config.log_datasets and X is not None:
         from sparktrack.tracking.datasets import pandas_input
 
@@ -182,19 +184,22 @@ def _fit_data(args: tuple, kwargs: dict) -> tuple[Any, Any]:
     return X, y
 
 
-def training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any = None) -> dict[str, float]:
+def training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any) -> tuple[dict[str, float], tuple | None]:
     """MLflow's training metrics: for classifiers accuracy, weighted precision, recall and F1,
     log loss and ROC AUC (with predict_proba); for regressors MSE, RMSE, MAE and R²; for both
-    ``training_score``. One predict pass (and one predict_proba pass)."""
+    ``training_score``. One predict pass (and one predict_proba pass). And for a classifier, what
+    its plots are drawn from (the same predictions: no second pass)."""
     from sklearn import metrics as m
     from sklearn.base import ClassifierMixin, RegressorMixin, is_classifier, is_regressor
 
     found: dict[str, float] = {}
+    plots = None
     if not callable(getattr(estimator, "predict", None)):
-        return found
+        return found, plots
     predicted = estimator.predict(X)
     weights = {"sample_weight": sample_weight}
     if is_classifier(estimator):
+        probabilities = None
         found["training_accuracy_score"] = m.accuracy_score(y, predicted, **weights)
         for name, score in (("precision", m.precision_score), ("recall", m.recall_score), ("f1", m.f1_score)):
             found[f"training_{name}_score"] = score(y, predicted, average="weighted", zero_division=0, **weights)
@@ -208,6 +213,7 @@ def training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any = None) 
                                                             labels=estimator.classes_, **weights)
         if type(estimator).score is ClassifierMixin.score:  # the accuracy, already computed
             found["training_score"] = found["training_accuracy_score"]
+        plots = (estimator, y, predicted, probabilities, sample_weight)
     elif is_regressor(estimator):
         mse = m.mean_squared_error(y, predicted, **weights)
         found.update({"training_mean_squared_error": mse, "training_root_mean_squared_error": math.sqrt(mse),
@@ -217,7 +223,33 @@ def training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any = None) 
             found["training_score"] = found["training_r2_score"]
     if "training_score" not in found and callable(getattr(estimator, "score", None)):
         found["training_score"] = estimator.score(X, y, **({"sample_weight": sample_weight} if sample_weight is not None else {}))
-    return {k: float(v) for k, v in found.items()}
+    return {k: float(v) for k, v in found.items()}, plots
+
+
+def _log_plots(client: Any, run_id: str, estimator: Any, y: Any, predicted: Any, probabilities: Any,
+               sample_weight: Any) -> None:
+    """MLflow's classifier plots, where matplotlib is installed (nothing, silently, where it is
+    not): ``training_confusion_matrix.png``, and for two classes with predict_proba
+    ``training_roc_curve.png`` and ``training_precision_recall_curve.png``."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return
+    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
+
+    weights = {"sample_weight": sample_weight}
+    plots = [("training_confusion_matrix.png",
+              lambda ax: ConfusionMatrixDisplay.from_predictions(y, predicted, ax=ax, **weights))]
+    if probabilities is not None and probabilities.shape[1] == 2:
+        score, positive = probabilities[:, 1], estimator.classes_[1]
+        plots += [("training_roc_curve.png",
+                   lambda ax: RocCurveDisplay.from_predictions(y, score, pos_label=positive, ax=ax, **weights)),
+                  ("training_precision_recall_curve.png",
+                   lambda ax: PrecisionRecallDisplay.from_predictions(y, score, pos_label=positive, ax=ax, **weights))]
+    for name, draw in plots:
+        figure = Figure()  # not pyplot's: nothing global is kept or shown
+        draw(figure.subplots())
+        client.log_figure(run_id, figure, name)
 
 
 def _log_model(config: AutologConfig, client: Any, run_id: str, estimator: Any, X: Any) -> None:

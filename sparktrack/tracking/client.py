@@ -257,6 +257,28 @@ class TrackingClient:
             raise InvalidValueError("log_text text", text, "a str")
         return self._artifacts(run_id).write_text(text, artifact_file)
 
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> str:
+        """A matplotlib figure as an image (the file's extension says the format: png, svg,
+        pdf...), or a plotly figure as a self-contained .html page, as MLflow's log_figure."""
+        import io
+
+        relative = check_relative(artifact_file)
+        extension = relative.rpartition(".")[2].lower() if "." in relative else ""
+        if callable(getattr(figure, "savefig", None)):  # matplotlib
+            buffer = io.BytesIO()
+            try:
+                figure.savefig(buffer, format=extension or None)
+            except ValueError as error:
+                raise InvalidValueError("log_figure artifact_file", artifact_file,
+                                        f"a file name with an extension matplotlib writes, e.g. plot.png ({error})") from None
+            return self._artifacts(run_id).write_bytes(buffer.getvalue(), relative)
+        if callable(getattr(figure, "to_html", None)):  # plotly
+            if extension != "html":
+                raise InvalidValueError("log_figure artifact_file", artifact_file,
+                                        "a .html file for a plotly figure (written with plotly.js inlined)")
+            return self.log_text(run_id, figure.to_html(include_plotlyjs=True, full_html=True), relative)
+        raise InvalidValueError("log_figure figure", figure, "a matplotlib or plotly figure")
+
     def log_dict(self, run_id: str, dictionary: Mapping[str, Any], artifact_file: str) -> str:
         if isinstance(artifact_file, str) and artifact_file.endswith((".yaml", ".yml")):
             try:

@@ -293,6 +293,10 @@ def log_text(text: str, artifact_file: str) -> str:
     return client().log_text(logging_run_id(lambda: _check_artifact(None, artifact_file, text)), text, artifact_file)
 
 
+def log_figure(figure: Any, artifact_file: str) -> str:
+    return client().log_figure(logging_run_id(lambda: _check_artifact(None, artifact_file)), figure, artifact_file)
+
+
 def log_dict(dictionary: Mapping[str, Any], artifact_file: str) -> str:
     return client().log_dict(logging_run_id(lambda: _check_artifact(None, artifact_file)), dictionary, artifact_file)
 
