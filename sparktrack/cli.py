@@ -225,6 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_positive_int, help="worker processes (default: 1)")
     serve.set_defaults(handler=_serve)
 
+    ui = commands.add_parser(
+        "ui", parents=[common], help="serve the UI's JSON API over the store (no JVM)",
+        description="Serve the runs, their metrics and histories as JSON (see the README's UI "
+                    "section) from the store, read with delta-rs: no JVM starts. Read-only.",
+    )
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    ui.add_argument("--port", type=_non_negative_int, default=5050, help="port (default: 5050)")
+    ui.set_defaults(handler=_ui)
+
     endpoints = commands.add_parser(
         "endpoints", parents=[output], help="list endpoint configs and whether they are running",
         description="List the endpoint configs in a directory, with their routes, and ask each "
@@ -524,6 +533,13 @@ def _serve(args: argparse.Namespace) -> int:
     for route in config.routes:  # a model that cannot be found fails here, not in the workers
         locate(route.model, client)
     serving.serve(config)
+    return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from sparktrack.ui.app import serve
+
+    serve(args.store, args.host, args.port)
     return 0
 
 

@@ -95,16 +95,18 @@ def run_concurrently(target, arguments) -> None:
 
 
 class Server:
-    """``sparktrack serve`` in a child process; ``url`` once it answers /ping."""
+    """``sparktrack serve`` (or another ``command``) in a child process; ``url`` once it answers
+    ``ready_path``."""
 
     def __init__(self, tmp_path: Path, store: str, *args: str, env: dict[str, str] | None = None,
-                 wait: bool = True, timeout: float = 120):
+                 wait: bool = True, timeout: float = 120, command: str = "serve", ready_path: str = "/ping"):
         self.port = free_port()
+        self.ready_path = ready_path
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"server-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sparktrack.cli", "--store", store, "serve", *args,
+            [sys.executable, "-m", "sparktrack.cli", "--store", store, command, *args,
              "--port", str(self.port)],
             env=worker_env(tmp_path, **(env or {})), stdout=self._log, stderr=subprocess.STDOUT)
         if wait:
@@ -116,7 +118,7 @@ class Server:
             if self.process.poll() is not None:
                 raise AssertionError(f"the server exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if httpx.get(self.url + "/ping", timeout=2).status_code == 200:
+                if httpx.get(self.url + self.ready_path, timeout=2).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

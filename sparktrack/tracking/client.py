@@ -35,6 +35,7 @@ from sparktrack.tracking.validation import SEARCH_MAX_RESULTS_DEFAULT
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
 OutputFormat = Literal["list", "pandas", "spark"]
@@ -305,6 +306,12 @@ class TrackingClient:
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self._store.get_metric_history(validation.validate_id(run_id, "run"),
                                               validation.validate_key(key, "metric"))
+
+    def get_metric_history_table(self, run_id: str, key: str) -> pa.Table:
+        """The history as Arrow (``value``, ``timestamp``, ``step``; by step, then time): for a
+        long history, a table rather than a Metric per point."""
+        return self._store.metric_history_table(validation.validate_id(run_id, "run"),
+                                                validation.validate_key(key, "metric"))
 
     def search_runs(self, experiment_ids: str | Sequence[str] | None = None,
                     filter_string: str | None = None,

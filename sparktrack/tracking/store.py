@@ -329,8 +329,13 @@ class DeltaTrackingStore(AbstractTrackingStore):
         return [DatasetInput(**{f: row[f] for f in fields}) for row in rows.sort_by("logged_at").to_pylist()]
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """The run's points of a metric by step, read from only the metric files whose Delta
-        statistics admit the run."""
+        rows = self.metric_history_table(run_id, key)
+        return [Metric(key=key, value=value, timestamp=to_millis(ts), step=step) for value, ts, step in zip(
+            rows["value"].to_pylist(), rows["timestamp"].to_pylist(), rows["step"].to_pylist())]
+
+    def metric_history_table(self, run_id: str, key: str) -> pa.Table:
+        """The run's points of a metric by step (then time), as Arrow (``value``, ``timestamp``,
+        ``step``), read from only the metric files whose Delta statistics admit the run."""
         import pyarrow.compute as pc
 
         self.flush()
@@ -338,8 +343,7 @@ class DeltaTrackingStore(AbstractTrackingStore):
         rows = rows.filter(pc.equal(rows["key"], key)).sort_by([("step", "ascending"), ("timestamp", "ascending")])
         if not rows.num_rows:
             self.get_run(run_id)  # an unknown run is an error, an unknown key an empty history
-        return [Metric(key=key, value=value, timestamp=to_millis(ts), step=step) for value, ts, step in zip(
-            rows["value"].to_pylist(), rows["timestamp"].to_pylist(), rows["step"].to_pylist())]
+        return rows.select(["value", "timestamp", "step"])
 
     def search_runs(self, experiment_ids: Sequence[str], filter_string: str | None,
                     view_type: ViewType, max_results: int | None,
