@@ -227,11 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = commands.add_parser(
         "ui", parents=[common], help="serve the UI's JSON API over the store (no JVM)",
-        description="Serve the runs, their metrics and histories as JSON (see the README's UI "
-                    "section) from the store, read with delta-rs: no JVM starts. Read-only.",
+        description="Serve the runs, their metrics, histories and artifacts, and the registry, as "
+                    "JSON (see the README's UI section) from the store, read with delta-rs: no JVM "
+                    "starts. Read-only but for registry actions (alias, tag), which --token guards.",
     )
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     ui.add_argument("--port", type=_non_negative_int, default=5050, help="port (default: 5050)")
+    ui.add_argument("--token", help="the bearer token registry actions need (default: $SPARKTRACK_UI_TOKEN; "
+                                    "none: they need none)")
     ui.set_defaults(handler=_ui)
 
     endpoints = commands.add_parser(
@@ -539,7 +542,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _ui(args: argparse.Namespace) -> int:
     from sparktrack.ui.app import serve
 
-    serve(args.store, args.host, args.port)
+    serve(args.store, args.host, args.port, args.token or os.environ.get("SPARKTRACK_UI_TOKEN") or None)
     return 0
 
 

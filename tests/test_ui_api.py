@@ -7,16 +7,19 @@ import numpy as np
 import pytest
 
 import sparktrack
-from _serving import Server
+from _serving import Server, register_forests
 from sparktrack.entities import Metric
 
 HISTORY = 30_000
+TOKEN = "s3cret-token"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
-    """A store of 5 runs (acc 0.1 ... 0.5, one NaN metric), one with a long noisy loss history;
-    and the UI serving it."""
+    """A store of 5 runs in experiment "ui" (acc 0.1 ... 0.5, one NaN metric), one with a long
+    noisy loss history and artifacts; two registered forests (in experiment 0); and the UI
+    serving it with a token and a promotion policy on the Production alias."""
     from sparktrack.testing import fresh_store
 
     tmp = tmp_path_factory.mktemp("ui")
@@ -25,12 +28,18 @@ def ui(tmp_path_factory):
     loss = np.abs(rng.normal(1.0, 0.3, HISTORY)) / np.linspace(1, 10, HISTORY)
     loss[12_345] = 50.0  # a spike the downsampling must keep
     with fresh_store(root=store) as client:
+        register_forests(client)
+        sparktrack.set_experiment("ui")
         ids = []
         for i in range(5):
             with sparktrack.start_run(run_name=f"run-{i}") as run:
                 sparktrack.log_params({"depth": i, "kind": "forest" if i % 2 else "linear"})
                 sparktrack.log_metrics({"acc": (i + 1) / 10, "odd": float("nan") if i == 0 else 1.0})
                 if i == 4:
+                    sparktrack.log_text("hello\n", "notes/readme.txt")
+                    sparktrack.log_dict({"depth": 4}, "config.json")
+                    sparktrack.log_text("a,b\n1,2\n", "data/sample.csv")
+                    client.tracking._artifacts(run.info.run_id).write_bytes(PNG, "plots/roc.png")
                     for start in range(0, HISTORY, 10_000):
                         sparktrack.log_batch(metrics=[Metric(key="loss", value=float(v), timestamp=1_000 + step,
                                                              step=step)
@@ -39,15 +48,16 @@ def ui(tmp_path_factory):
         client.flush()
     empty = tmp / "bin"
     empty.mkdir()
-    with Server(tmp, store, command="ui", ready_path="/api/experiments", env={"PATH": str(empty), "JAVA_HOME": ""}) \
-            as server:
+    env = {"PATH": str(empty), "JAVA_HOME": "",
+           "SPARKTRACK_PROMOTION_POLICY": '{"Production": {"validation_status": "approved"}}'}
+    with Server(tmp, store, "--token", TOKEN, command="ui", ready_path="/api/experiments", env=env) as server:
         yield server, ids, loss
 
 
-def _get(server, path, **params):
+def _get(server, route, **params):
     import httpx
 
-    return httpx.get(server.url + path, params=params, timeout=30)
+    return httpx.get(server.url + route, params=params, timeout=30)
 
 
 def test_runs_search_filters_sorts_and_pages_with_mlflows_grammar_and_shapes(ui):
@@ -64,7 +74,7 @@ def test_runs_search_filters_sorts_and_pages_with_mlflows_grammar_and_shapes(ui)
     second = _get(server, "/api/runs/search", filter="metrics.acc > 0.15", order_by="metrics.acc DESC", max_results=3,
                   page_token=page["next_page_token"]).json()
     assert [r["info"]["run_name"] for r in second["runs"]] == ["run-1"] and "next_page_token" not in second
-    everything = _get(server, "/api/runs/search", experiment_ids="0").json()["runs"]
+    everything = _get(server, "/api/runs/search", filter="attributes.run_name LIKE 'run-%'").json()["runs"]
     assert len(everything) == 5
     nan = next(r for r in everything if r["info"]["run_name"] == "run-0")
     assert {"key": "odd", "value": "NaN"} in nan["data"]["metrics"]  # JSON has no NaN: MLflow's spelling
@@ -93,7 +103,100 @@ def test_a_run_page_has_its_params_metrics_tags_and_datasets(ui):
     assert {"key": "kind", "value": "forest"} in run["data"]["params"]
     assert all(set(tag) == {"key", "value"} for tag in run["data"]["tags"])
     experiments = _get(server, "/api/experiments").json()["experiments"]
-    assert [e["experiment_id"] for e in experiments] == ["0"]
+    assert sorted(e["name"] for e in experiments) == ["Default", "ui"]
+
+
+def test_the_artifact_browser_lists_and_previews_text_json_csv_and_images(ui):
+    server, ids, _ = ui
+    listing = _get(server, f"/api/runs/{ids[4]}/artifacts").json()
+    assert [(f["path"], f["is_dir"]) for f in listing["files"]] == [
+        ("config.json", False), ("data", True), ("notes", True), ("plots", True)]
+    assert [f["path"] for f in _get(server, f"/api/runs/{ids[4]}/artifacts", path="notes").json()["files"]] == [
+        "notes/readme.txt"]
+    text = _get(server, f"/api/runs/{ids[4]}/artifact", path="notes/readme.txt")
+    assert text.text == "hello\n" and text.headers["content-type"].startswith("text/plain; charset=utf-8")
+    assert _get(server, f"/api/runs/{ids[4]}/artifact", path="config.json").json() == {"depth": 4}
+    assert _get(server, f"/api/runs/{ids[4]}/artifact", path="data/sample.csv").headers["content-type"].startswith(
+        "text/csv")
+    image = _get(server, f"/api/runs/{ids[4]}/artifact", path="plots/roc.png")
+    assert image.content == PNG and image.headers["content-type"] == "image/png"
+
+
+@pytest.mark.parametrize("path", ["../../../../etc/passwd", "/etc/passwd", "notes/../../x", "..\\..\\x",
+                                  "%2e%2e/%2e%2e/etc/passwd", "notes/%2e%2e/%2e%2e/%2e%2e/x"])
+def test_artifact_paths_never_leave_the_runs_artifact_root(ui, path):
+    import urllib.parse
+
+    import httpx
+
+    server, ids, _ = ui
+    for url in (f"/api/runs/{ids[4]}/artifact?path={path}", f"/api/runs/{ids[4]}/artifacts?path={path}",
+                f"/api/runs/{ids[4]}/artifact?path={urllib.parse.quote(path, safe='')}"):
+        answer = httpx.get(server.url + url, timeout=30)
+        assert answer.status_code in (400, 404), (url, answer.status_code, answer.text[:200])
+        assert answer.json()["error_code"] in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST")
+        assert "root:" not in answer.text
+
+
+def test_the_registry_reads_with_time_travel_and_its_actions_need_the_token(ui):
+    import httpx
+
+    server, _, _ = ui
+    models = _get(server, "/api/registry/models").json()["registered_models"]
+    assert [m["name"] for m in models] == ["churn"]
+    assert sorted((a["alias"], a["version"]) for a in models[0]["aliases"]) == [("Challenger", "2"), ("Champion", "1")]
+    model = _get(server, "/api/registry/models/churn").json()
+    assert [v["version"] for v in model["model_versions"]] == ["2", "1"]
+    lineage = _get(server, "/api/registry/models/churn/versions/1/lineage").json()["lineage"]
+    assert lineage["run_id"] == model["model_versions"][1]["run_id"] and lineage["version"] == 1
+    import datetime as dt
+
+    before = len(_get(server, "/api/registry/audit", name="churn").json()["events"])
+    earlier = dt.datetime.now(dt.timezone.utc).isoformat()
+    url = server.url + "/api/registry/models/churn/aliases"
+    refused = httpx.post(url, json={"alias": "Champion", "version": 2})
+    assert refused.status_code == 401 and refused.json()["error_code"] == "UNAUTHENTICATED"
+    wrong = httpx.post(url, json={"alias": "Champion", "version": 2}, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    moved = httpx.post(url, json={"alias": "Champion", "version": 2}, headers=auth)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["model_version"]["version"] == "2"
+    blocked = httpx.post(url, json={"alias": "Production", "version": 2}, headers=auth)
+    assert blocked.status_code == 409 and "validation_status" in blocked.json()["message"]
+    tagged = httpx.post(server.url + "/api/registry/models/churn/versions/2/tags",
+                        json={"key": "validation_status", "value": "approved"}, headers=auth)
+    assert tagged.status_code == 200 and {"key": "validation_status", "value": "approved"} in \
+        tagged.json()["model_version"]["tags"]
+    assert httpx.post(url, json={"alias": "Production", "version": 2}, headers=auth).status_code == 200
+    events = _get(server, "/api/registry/audit", name="churn").json()["events"]
+    assert [e["action"] for e in events[before:]] == ["set_alias", "set_version_tag", "set_alias"]
+    then = _get(server, "/api/registry/models/churn", as_of=earlier).json()
+    assert {a["alias"]: a["version"] for a in then["registered_model"]["aliases"]}["Champion"] == "1"
+    now = _get(server, "/api/registry/models/churn").json()["registered_model"]
+    assert {a["alias"]: a["version"] for a in now["aliases"]} == {"Champion": "2", "Challenger": "2",
+                                                                  "Production": "2"}
+
+
+@pytest.mark.parametrize("method, path, body, status, message", [
+    ("POST", "/api/registry/models/churn/aliases", b"{not json", 400, "The body must be a JSON object"),
+    ("POST", "/api/registry/models/churn/aliases", b"[1]", 400, "The body must be a JSON object"),
+    ("POST", "/api/registry/models/churn/aliases", b'{"alias": "Champion"}', 400, "The body needs 'version'"),
+    ("POST", "/api/registry/models/churn/aliases", b'{"alias": "latest", "version": 1}', 400, "reserved"),
+    ("POST", "/api/registry/models/churn/aliases", b'{"alias": "A", "version": 99}', 404, "Version 99"),
+    ("POST", "/api/registry/models/nope/aliases", b'{"alias": "A", "version": 1}', 404, "'nope'"),
+    ("GET", "/api/registry/models/nope", None, 404, "'nope'"),
+    ("GET", "/api/registry/models/churn?as_of=yesterday", None, 400, "ISO-8601"),
+    ("GET", "/api/registry/models/churn/versions/x/lineage", None, 400, "a positive integer"),
+    ("DELETE", "/api/registry/models/churn", None, 405, "DELETE is not allowed"),
+])
+def test_bad_registry_requests_get_json_errors(ui, method, path, body, status, message):
+    import httpx
+
+    server, _, _ = ui
+    answer = httpx.request(method, server.url + path, content=body, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == status, answer.text
+    assert message in answer.json()["message"]
 
 
 @pytest.mark.parametrize("path, params, status, message", [

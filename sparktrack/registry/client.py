@@ -149,11 +149,17 @@ class RegistryClient:
             )
         return self.get_model_version(name, aliases[alias], as_of)
 
-    def _live_versions(self, name: str) -> list[ModelVersion]:
+    def _live_versions(self, name: str, as_of: Any = None) -> list[ModelVersion]:
         """The versions of the model called ``name`` that are not deleted, newest first."""
-        now = self._state()
-        model = now.model_named(validate_model_name(name))
-        return [] if model is None else [ModelVersion.from_row(row) for row in now.versions_of(model["model_id"])]
+        then = self._state(as_of)
+        model = then.model_named(validate_model_name(name))
+        return [] if model is None else [ModelVersion.from_row(row) for row in then.versions_of(model["model_id"])]
+
+    def get_model_versions(self, name: str, as_of: Any = None) -> list[ModelVersion]:
+        """Every version of the model (not deleted), newest first, as the registry was at
+        ``as_of`` (None: now)."""
+        self._model_row(name, as_of)  # an unknown model is an error
+        return self._live_versions(name, as_of)
 
     def get_latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
         """The newest version in each stage (all stages when ``stages`` is None)."""

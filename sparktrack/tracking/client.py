@@ -302,6 +302,9 @@ class TrackingClient:
     def load_text(self, run_id: str, artifact_file: str) -> str:
         return self._artifacts(run_id).read_text(artifact_file)
 
+    def load_bytes(self, run_id: str, artifact_file: str) -> bytes:
+        return self._artifacts(run_id).read_bytes(artifact_file)
+
     # -- search -------------------------------------------------------------------------------
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self._store.get_metric_history(validation.validate_id(run_id, "run"),

@@ -6,16 +6,23 @@ MLflow's REST shapes where MLflow has one, so scripts written against MLflow rea
     GET /api/runs/{run_id}                        one run: info, params, latest metrics, tags, datasets
     GET /api/runs/{run_id}/metrics/{key}?max_points=2000
                                                   the history, downsampled (sparktrack.ui.history)
+    GET /api/runs/{run_id}/artifacts?path=dir     a directory of the run's artifacts
+    GET /api/runs/{run_id}/artifact?path=file     a file, for previews (never outside the run's root)
 
-Errors are JSON ``{"error_code", "message"}`` with the status: 400 a malformed filter (with
-``position``, the caret's offset), a bad page token or parameter; 404 an unknown run or route.
+The registry's routes are in sparktrack.ui.registry. Errors are JSON ``{"error_code", "message"}``
+with the status: 400 a malformed filter (with ``position``, the caret's offset), a bad page token,
+parameter or artifact path (``..``, absolute); 401 a registry action without the token; 404 an
+unknown run, model, artifact or route; 409 an alias move the promotion policy blocks; 413 an
+artifact too large to preview.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import json
+import mimetypes
 from typing import TYPE_CHECKING, Any
 
 from sparktrack.errors import FilterSyntaxError, InvalidInputError, NotFoundError
@@ -32,6 +39,8 @@ if TYPE_CHECKING:
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 #: Points a metric history comes back as unless ``max_points`` says otherwise, and at most.
 MAX_POINTS, MAX_MAX_POINTS = 2000, 100_000
+#: The largest artifact the browser previews.
+MAX_ARTIFACT_BYTES = 20 * 1024 * 1024
 
 
 class ApiError(Exception):
@@ -49,29 +58,41 @@ def bad_request(message: str, **extra: Any) -> ApiError:
     return ApiError(400, "INVALID_PARAMETER_VALUE", message, **extra)
 
 
+def handled(target: Any, handler: Any) -> Any:
+    """A Starlette endpoint answering ``handler(target, request)`` (a dict, or an awaitable of
+    one; or a Response) as JSON, and sparktrack's errors as JSON errors with their status."""
+    from starlette.responses import JSONResponse, Response
+
+    from sparktrack.errors import PromotionBlockedError
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            found = handler(target, request)
+            found = await found if inspect.isawaitable(found) else found
+            return found if isinstance(found, Response) else JSONResponse(found)
+        except ApiError as error:
+            return error.response()
+        except FilterSyntaxError as error:
+            return bad_request(str(error), position=error.position).response()
+        except NotFoundError as error:
+            return ApiError(404, "RESOURCE_DOES_NOT_EXIST", str(error)).response()
+        except InvalidInputError as error:
+            return bad_request(str(error)).response()
+        except PromotionBlockedError as error:
+            return ApiError(409, "PROMOTION_BLOCKED", str(error)).response()
+
+    return endpoint
+
+
 def routes(client: TrackingClient) -> list:
-    from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    def handled(handler: Any) -> Any:
-        async def endpoint(request: Request) -> Response:
-            try:
-                return JSONResponse(handler(client, request))
-            except ApiError as error:
-                return error.response()
-            except FilterSyntaxError as error:
-                return bad_request(str(error), position=error.position).response()
-            except NotFoundError as error:
-                return ApiError(404, "RESOURCE_DOES_NOT_EXIST", str(error)).response()
-            except InvalidInputError as error:
-                return bad_request(str(error)).response()
-
-        return endpoint
-
-    return [Route("/api/experiments", handled(_experiments), methods=["GET"]),
-            Route("/api/runs/search", handled(_search_runs), methods=["GET"]),
-            Route("/api/runs/{run_id}", handled(_run), methods=["GET"]),
-            Route("/api/runs/{run_id}/metrics/{key:path}", handled(_history), methods=["GET"])]
+    return [Route("/api/experiments", handled(client, _experiments), methods=["GET"]),
+            Route("/api/runs/search", handled(client, _search_runs), methods=["GET"]),
+            Route("/api/runs/{run_id}", handled(client, _run), methods=["GET"]),
+            Route("/api/runs/{run_id}/metrics/{key:path}", handled(client, _history), methods=["GET"]),
+            Route("/api/runs/{run_id}/artifacts", handled(client, _artifacts), methods=["GET"]),
+            Route("/api/runs/{run_id}/artifact", handled(client, _artifact), methods=["GET"])]
 
 
 def _experiments(client: TrackingClient, request: Request) -> dict[str, Any]:
@@ -112,6 +133,47 @@ def _history(client: TrackingClient, request: Request) -> dict[str, Any]:
     max_points = _int(request.query_params, "max_points", MAX_POINTS, 3, MAX_MAX_POINTS)
     table = client.get_metric_history_table(run_id, key)
     return {"run_id": run_id, "key": key, "points": table.num_rows, **downsample(table, max_points)}
+
+
+def _artifacts(client: TrackingClient, request: Request) -> dict[str, Any]:
+    run_id = request.path_params["run_id"]
+    path = _artifact_path(request)
+    client.get_run(run_id)  # an unknown run is a 404, not an empty listing
+    return {"root_uri": client.get_artifact_uri(run_id), "files": client.list_artifacts(run_id, path or None)}
+
+
+def _artifact(client: TrackingClient, request: Request) -> Response:
+    """A file's bytes, typed by its extension (text, JSON and CSV as UTF-8 text), for the
+    browser's previews; MAX_ARTIFACT_BYTES at most."""
+    from starlette.responses import Response
+
+    run_id, path = request.path_params["run_id"], _artifact_path(request)
+    if not path:
+        raise bad_request("path must name a file of the run's artifacts, e.g. ?path=plots/roc.png.")
+    parent = path.rpartition("/")[0] or None
+    entry = next((e for e in client.list_artifacts(run_id, parent) if e["path"] == path), None)
+    if entry is None or entry["is_dir"]:
+        from sparktrack.errors import ArtifactNotFoundError
+
+        raise ArtifactNotFoundError(f"{client.get_artifact_uri(run_id)}/{path}" + (" (a directory)" if entry else ""))
+    if entry["file_size"] > MAX_ARTIFACT_BYTES:
+        raise ApiError(413, "ARTIFACT_TOO_LARGE", f"{path} has {entry['file_size']} bytes, over the preview's "
+                                                  f"{MAX_ARTIFACT_BYTES}; download it with `client.download_artifacts`.")
+    kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    if kind.startswith("text/") or kind in ("application/json", "application/x-yaml", "application/yaml"):
+        kind += "; charset=utf-8"
+    return Response(client.load_bytes(run_id, path), media_type=kind,
+                    headers={"x-content-type-options": "nosniff", "content-security-policy": "sandbox"})
+
+
+def _artifact_path(request: Request) -> str:
+    """The ``path`` query parameter, which must stay inside the run's artifact root."""
+    from sparktrack.engine.files import check_relative
+
+    path = request.query_params.get("path", "")
+    if any(ord(c) < 32 for c in path):
+        raise bad_request(f"path {path[:200]!r} has a control character; give a path such as plots/roc.png.")
+    return check_relative(path)
 
 
 def _run_json(run: Run) -> dict[str, Any]:

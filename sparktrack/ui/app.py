@@ -1,7 +1,8 @@
 """``sparktrack ui``: one Starlette app on uvicorn serving the UI's JSON API (sparktrack.ui.api)
 over a store, read through the delta-rs engine: no JVM starts.
 
-It only reads.
+It reads, but for the registry actions (move an alias, tag a version), which go through the
+registry client (the promotion policy, the audit log) and need the bearer token when one is set.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ if TYPE_CHECKING:
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 5050
 
 
-def create_app(store: str | None = None) -> Starlette:
+def create_app(store: str | None = None, token: str | None = None) -> Starlette:
+    """The app over ``store``; ``token``: what registry actions need (None: they need none)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from sparktrack.registry.client import RegistryClient
     from sparktrack.tracking.client import TrackingClient
-    from sparktrack.ui import api
+    from sparktrack.ui import api, registry
 
     client = TrackingClient(store)
+    models = RegistryClient(client.store_root)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return api.ApiError(404, "ENDPOINT_NOT_FOUND", f"No route {request.url.path!r}; the API is under /api "
@@ -38,12 +42,12 @@ def create_app(store: str | None = None) -> Starlette:
         yield
         client.store.close()
 
-    app = Starlette(routes=api.routes(client), exception_handlers={404: not_found, 405: not_allowed},
+    app = Starlette(routes=[*api.routes(client), *registry.routes(models, token)], exception_handlers={404: not_found, 405: not_allowed},
                     lifespan=lifespan)
     return app
 
 
-def serve(store: str | None, host: str, port: int) -> None:
+def serve(store: str | None, host: str, port: int, token: str | None) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(store), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(store, token), host=host, port=port, log_level="warning", access_log=False)
