@@ -15,7 +15,7 @@ from sparktrack.autologging import safety
 @pytest.fixture(autouse=True)
 def autolog_off_after():
     yield
-    sparktrack.spark.autolog(disable=True)
+    sparktrack.autolog(disable=True)  # every flavor: one test turns scikit-learn's on too
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +201,25 @@ def test_disable_puts_fit_back_and_sparktrack_autolog_covers_spark(spark_client,
             Evaluator.__dict__["evaluate"]) == originals and not safety.patched("spark")
     _pipeline().fit(frame)
     assert len(_runs(spark_client)) == 1
+
+
+def test_an_sklearn_fit_then_a_spark_fit_in_one_run_puts_the_second_in_a_child_run(spark_client, frame):
+    from sklearn.linear_model import LogisticRegression
+
+    assert {"sklearn", "spark"} <= set(sparktrack.autolog(log_models=False, log_datasets=False))
+    local = frame.toPandas()
+    X, y = local[["x1", "x2"]], local["label"]
+    with sparktrack.start_run() as parent:
+        LogisticRegression(C=0.5).fit(X, y)
+        _pipeline(reg_param=0.3).fit(frame)  # another flavor, the same run: a child run, not a clash
+        LogisticRegression(C=2.0).fit(X, y)
+    runs = {r.info.run_id: r for r in _runs(spark_client)}
+    assert len(runs) == 3
+    mine = runs.pop(parent.info.run_id)
+    assert mine.data.params["C"] == "0.5" and mine.data.tags["estimator_name"] == "LogisticRegression"
+    assert not any(k.startswith("LogisticRegression.") for k in mine.data.params)
+    by_flavor = {r.data.tags["sparktrack.autologging"]: r for r in runs.values()}
+    assert set(by_flavor) == {"spark", "sklearn"}
+    assert all(r.info.parent_run_id == parent.info.run_id and r.info.status == "FINISHED" for r in runs.values())
+    assert by_flavor["spark"].data.params["LogisticRegression.regParam"] == "0.3"
+    assert by_flavor["sklearn"].data.params["C"] == "2.0"

@@ -96,14 +96,20 @@ def guarded(flavor: str, silent: bool, action: Callable[[], Any]) -> Any:
 AUTOLOG_TAG = "sparktrack.autologging"
 
 
+#: Runs the user started that an autologged fit of any flavor has logged into: a later fit in one
+#: of them, of the same flavor or another (a scikit-learn fit, then a Spark ML one), is a child run.
+_users_runs_logged: set[str] = set()
+_users_runs_lock = threading.Lock()
+
+
 class FitRuns:
     """Which run a flavor's outermost fit logs to, as MLflow chooses it: with no active run a new
     one (autolog owns it and ends it); with an active run, that run, left open, the first time
-    (nothing with ``exclusive``), and a nested child run for each later fit in it."""
+    (nothing with ``exclusive``), and a nested child run for each later fit in it, whichever
+    flavor made the first (MLflow fails on "changing param values" instead)."""
 
     def __init__(self, flavor: str):
         self.flavor = flavor
-        self._logged: set[str] = set()  # runs the user started that a fit has logged into
 
     def choose(self, exclusive: bool, extra_tags: Mapping[str, str]) -> tuple[str, bool] | None:
         """(run id, owned), or None for no logging."""
@@ -117,8 +123,10 @@ class FitRuns:
         if exclusive:
             return None
         parent = active.info.run_id
-        if parent not in self._logged:
-            self._logged.add(parent)
+        with _users_runs_lock:
+            first = parent not in _users_runs_logged
+            _users_runs_logged.add(parent)
+        if first:
             return parent, False
         return client.create_run(active.info.experiment_id, tags=tags, parent_run_id=parent).info.run_id, True
 
