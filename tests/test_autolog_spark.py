@@ -203,6 +203,31 @@ def test_disable_puts_fit_back_and_sparktrack_autolog_covers_spark(spark_client,
     assert len(_runs(spark_client)) == 1
 
 
+def test_a_metric_on_a_slice_of_a_prediction_goes_to_the_run_of_the_model_that_made_it(spark_client, frame):
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator, MulticlassClassificationEvaluator
+
+    sparktrack.spark.autolog(log_models=False, log_datasets=False)
+    test_df = frame.filter("x2 < 4")
+    model_a, model_b = _pipeline(reg_param=0.01).fit(frame), _pipeline(max_iter=1, reg_param=2.0).fit(frame)
+    runs = {r.data.params["LogisticRegression.regParam"]: r.info.run_id for r in _runs(spark_client)}
+    predictions_a, predictions_b = model_a.transform(test_df), model_b.transform(test_df)
+    evaluator = BinaryClassificationEvaluator()
+    auc_a = evaluator.evaluate(predictions_a.filter("x1 > 1"))
+    auc_b = evaluator.evaluate(predictions_b.limit(20).select("rawPrediction", "label"))
+    accuracy_b = MulticlassClassificationEvaluator(metricName="accuracy").evaluate(
+        predictions_b.join(predictions_a.select("x1", "x2"), ["x1", "x2"]).orderBy("x1"))  # b's prediction column
+    # No variable holds the transform's result: the slice is still traced to model b (a repeat: "-2").
+    auc_b_again = evaluator.evaluate(model_b.transform(test_df).filter("label = 1 or x1 < 3"))
+    # A recomputed prediction column is no longer the model's: nothing is logged.
+    evaluator.evaluate(predictions_a.withColumn("rawPrediction", predictions_a.rawPrediction))
+
+    metrics_a = spark_client.get_run(runs["0.01"]).data.metrics
+    metrics_b = spark_client.get_run(runs["2.0"]).data.metrics
+    assert metrics_a == {"areaUnderROC_test_df": pytest.approx(auc_a)}
+    assert metrics_b == {"areaUnderROC_test_df": pytest.approx(auc_b), "accuracy_test_df": pytest.approx(accuracy_b),
+                         "areaUnderROC-2_test_df": pytest.approx(auc_b_again)}
+
+
 def test_an_sklearn_fit_then_a_spark_fit_in_one_run_puts_the_second_in_a_child_run(spark_client, frame):
     from sklearn.linear_model import LogisticRegression
 

@@ -30,11 +30,22 @@ Post-training metrics: ``evaluator.evaluate(df)`` on the result of an autologged
 the name of the variable passed to ``transform`` (``unknown_dataset`` when it has none; another
 DataFrame under the same name becomes ``name-2``), and ``-{n}`` numbers the second and later
 calls of the same metric in that run. Nothing is logged into a run the user has already ended.
+
+A DataFrame derived from that result (``filter``, ``limit``, ``select``, ``orderBy``, ``join``,
+``cache``...) is traced back to the model through the columns the model added: Spark gives each
+column of a plan an expression id that those operations keep and that a recomputed or renamed
+column does not, so ``transform`` records the ids of its new columns and ``evaluate`` looks up
+the ids of the evaluator's prediction columns (``predictionCol``, ``rawPredictionCol``,
+``probabilityCol``) in the DataFrame it is given. The DataFrame itself is not changed. (MLflow
+only finds the very DataFrame ``transform`` returned.) This needs classic PySpark (a JVM-backed
+DataFrame); with Spark Connect only that very DataFrame is found.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import re
 import sys
 import threading
 import weakref
@@ -81,6 +92,13 @@ _fits_lock = threading.Lock()
 #: Fitted model -> its run; transformed DataFrame -> (its model's run, the dataset's name).
 _model_targets: weakref.WeakKeyDictionary[Any, _Target] = weakref.WeakKeyDictionary()
 _predictions: weakref.WeakKeyDictionary[Any, tuple[_Target, str]] = weakref.WeakKeyDictionary()
+#: Expression id of a column an autologged model's transform added -> (its run, the dataset's name);
+#: the oldest are dropped beyond _LINEAGE_LIMIT.
+_lineage: dict[int, tuple[_Target, str]] = {}
+_LINEAGE_LIMIT = 100_000
+_lineage_lock = threading.Lock()
+#: The evaluator params that name the columns a model produced, in the order they are looked up.
+_PREDICTION_PARAMS = ("predictionCol", "rawPredictionCol", "probabilityCol")
 #: run id -> dataset name -> ids of the DataFrames seen under it; run id -> metric name -> calls.
 _dataset_ids: defaultdict[str, defaultdict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
 _metric_calls: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -425,7 +443,53 @@ def _remember_prediction(target: _Target, dataset: Any, name: str, result: Any) 
     if id(dataset) not in seen:
         seen.append(id(dataset))
     index = seen.index(id(dataset))
-    _predictions[result] = (target, name if index == 0 else f"{name}-{index + 1}")
+    found = (target, name if index == 0 else f"{name}-{index + 1}")
+    _predictions[result] = found
+    added = set(column_ids(result).values()) - set(column_ids(dataset).values())
+    with _lineage_lock:
+        for expr_id in added:
+            _lineage.pop(expr_id, None)
+            _lineage[expr_id] = found
+        excess = len(_lineage) - _LINEAGE_LIMIT
+        for oldest in list(itertools.islice(_lineage, excess)) if excess > 0 else []:
+            del _lineage[oldest]
+
+
+_ATTRIBUTE = re.compile(r"(.*)#(\d+)[^#]*", re.DOTALL)
+
+
+def column_ids(frame: Any) -> dict[str, int]:
+    """Column name -> Spark's expression id for the columns of a classic (JVM-backed) DataFrame,
+    from its analyzed plan's output (one JVM call); empty for anything else (Spark Connect). A
+    name that occurs twice (after a join) keeps its last id."""
+    jdf = getattr(frame, "_jdf", None)
+    if jdf is None:
+        return {}
+    text = jdf.queryExecution().analyzed().output().mkString("\u0000")
+    found: dict[str, int] = {}
+    for attribute in text.split("\u0000") if text else []:
+        match = _ATTRIBUTE.fullmatch(attribute)  # AttributeReference.toString: name#id[type suffix]
+        if match:
+            found[match.group(1)] = int(match.group(2))
+    return found
+
+
+def prediction_of(evaluator: Any, dataset: Any) -> tuple[_Target, str] | None:
+    """The autologged model's run and dataset name that ``dataset``'s predictions come from:
+    ``dataset`` itself as ``transform`` returned it, or a DataFrame derived from it whose
+    evaluator-read prediction column is the model's own (same expression id). An evaluator with
+    none of ``_PREDICTION_PARAMS`` is matched on the latest model column ``dataset`` has."""
+    found = _predictions.get(dataset) if _weakrefable(dataset) else None
+    if found is not None or not _lineage:
+        return found
+    ids = column_ids(dataset)
+    columns = [evaluator.getOrDefault(p) for p in _PREDICTION_PARAMS
+               if evaluator.hasParam(p) and evaluator.isDefined(p)]
+    with _lineage_lock:
+        if columns:
+            return next((_lineage[ids[c]] for c in columns if c in ids and ids[c] in _lineage), None)
+        known = [i for i in ids.values() if i in _lineage]
+        return _lineage[max(known)] if known else None
 
 
 def variable_name(value: Any, frame: Any) -> str:
@@ -446,11 +510,15 @@ def _patched_evaluate(original: Callable[..., Any]) -> Callable[..., Any]:
         dataset = args[0] if args else kwargs.get("dataset")
         if config is None or not config.log_post_training_metrics or _fits != 0:
             return value
-        found = _predictions.get(dataset) if _weakrefable(dataset) else None
-        if found is not None:
-            params = args[1] if len(args) > 1 else kwargs.get("params")
+        params = args[1] if len(args) > 1 else kwargs.get("params")
+
+        def log() -> None:
             evaluator = self.copy(params) if params else self
-            safety.guarded(FLAVOR, config.silent, lambda: _log_metric(evaluator, *found, value))
+            found = prediction_of(evaluator, dataset)
+            if found is not None:
+                _log_metric(evaluator, *found, value)
+
+        safety.guarded(FLAVOR, config.silent, log)
         return value
 
     return evaluate
