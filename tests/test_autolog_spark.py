@@ -248,3 +248,19 @@ def test_an_sklearn_fit_then_a_spark_fit_in_one_run_puts_the_second_in_a_child_r
     assert all(r.info.parent_run_id == parent.info.run_id and r.info.status == "FINISHED" for r in runs.values())
     assert by_flavor["spark"].data.params["LogisticRegression.regParam"] == "0.3"
     assert by_flavor["sklearn"].data.params["C"] == "2.0"
+
+
+def test_post_training_metrics_off_logs_no_evaluate_metric_and_training_metrics_is_accepted(spark_client, frame):
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+
+    # training_metrics: scikit-learn's flag, accepted for symmetry; a Spark ML fit computes none.
+    sparktrack.spark.autolog(log_models=False, log_datasets=False, log_post_training_metrics=False,
+                             training_metrics=False)
+    test_df = frame
+    predictions = _pipeline().fit(frame).transform(test_df)
+    evaluator = BinaryClassificationEvaluator()
+    evaluator.evaluate(predictions)
+    evaluator.evaluate(predictions.limit(10))
+
+    (run,) = _runs(spark_client)
+    assert run.data.metrics == {} and "LogisticRegression.regParam" in run.data.params

@@ -109,13 +109,17 @@ def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = 
             log_post_training_metrics: bool = True, registered_model_name: str | None = None,
             log_input_examples: bool = False, log_model_signatures: bool = True,
             log_model_allowlist: list[str] | None = None, extra_tags: Mapping[str, Any] | None = None,
-            max_tuning_runs: int | None = None) -> None:
+            max_tuning_runs: int | None = None, training_metrics: bool = True) -> None:
     """Turn Spark ML autologging on with these settings (again: new settings), or off with
     ``disable=True``, which puts ``fit``, ``transform`` and ``evaluate`` back.
     ``disable_for_unsupported_versions`` is accepted for MLflow's signature and ignored; with
     ``log_model_allowlist`` (fully qualified class names) only models of those classes are logged;
     ``max_tuning_runs`` keeps a search's child runs to its best N param maps (all by default, as
-    MLflow's Spark autolog does)."""
+    MLflow's Spark autolog does). ``training_metrics`` is accepted so that the same flags turn
+    both flavors' extra passes off, and changes nothing here: a Spark ML fit computes no training
+    metrics (a search's child-run metrics are the ones Spark computed while searching), and
+    ``log_post_training_metrics`` runs no Spark job either (it logs the value the user's
+    ``evaluate`` returned)."""
     global _config
     from sparktrack.errors import InvalidValueError
 
