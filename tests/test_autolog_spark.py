@@ -203,6 +203,57 @@ def test_disable_puts_fit_back_and_sparktrack_autolog_covers_spark(spark_client,
     assert len(_runs(spark_client)) == 1
 
 
+def test_train_validation_split_has_a_child_run_per_param_map_with_its_metric_and_the_best_on_the_parent(
+        spark_client, frame):
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
+
+    data = VectorAssembler(inputCols=["x1", "x2"], outputCol="features").transform(frame)
+    lr = LogisticRegression(maxIter=3)
+    grid = ParamGridBuilder().addGrid(lr.regParam, [0.01, 5.0]).build()
+    sparktrack.spark.autolog(log_datasets=False)
+    tvs_model = TrainValidationSplit(estimator=lr, estimatorParamMaps=grid, evaluator=BinaryClassificationEvaluator(),
+                                     trainRatio=0.75, seed=1).fit(data)
+
+    runs = _runs(spark_client)
+    (parent,) = [r for r in runs if r.info.parent_run_id is None]
+    children = [r for r in runs if r.info.parent_run_id == parent.info.run_id]
+    assert len(runs) == 3 and len(children) == 2
+    params = parent.data.params
+    assert parent.data.tags["estimator_name"] == "TrainValidationSplit"
+    assert params["estimator"] == "LogisticRegression" and params["trainRatio"] == "0.75"
+    assert params["evaluator"] == "BinaryClassificationEvaluator"
+    assert params["BinaryClassificationEvaluator.metricName"] == "areaUnderROC"
+    best = max(range(2), key=lambda i: tvs_model.validationMetrics[i])
+    assert params["best_LogisticRegression.regParam"] == str([0.01, 5.0][best])
+    assert json.loads(spark_client.load_text(parent.info.run_id, "best_parameters.json")) == {
+        "LogisticRegression.regParam": str([0.01, 5.0][best])}
+    assert parent.data.metrics == {}  # MLflow logs the search's metrics on the child runs only
+    by_reg = {c.data.params["regParam"]: c for c in children}
+    for i, reg in enumerate(["0.01", "5.0"]):
+        # TrainValidationSplit has one validation metric per map: MLflow logs it under the
+        # metric's own name (no avg_/std_, which are CrossValidator's).
+        assert by_reg[reg].data.metrics == {"areaUnderROC": pytest.approx(tvs_model.validationMetrics[i])}
+        assert by_reg[reg].info.status == "FINISHED"
+    best_model = sparktrack.spark.load_model(f"runs:/{parent.info.run_id}/best_model")
+    assert best_model.native.stages[0].coefficients == tvs_model.bestModel.coefficients
+    assert sparktrack.spark.load_model(f"runs:/{parent.info.run_id}/model") is not None
+
+
+def test_log_input_examples_keeps_five_rows_of_the_input_columns_with_the_model(spark_client, frame):
+    sparktrack.spark.autolog(log_datasets=False, log_input_examples=True)
+    _pipeline().fit(frame.withColumn("unused", frame.x1 * 2))  # not read by any stage: not in the example
+
+    (run,) = _runs(spark_client)
+    loaded = sparktrack.spark.load_model(f"runs:/{run.info.run_id}/model")
+    # The fixture's first rows: x1 = i % 7, x2 = (i * 3) % 5.
+    assert loaded.descriptor.input_example == [{"x1": 0.0, "x2": 0.0}, {"x1": 1.0, "x2": 3.0}, {"x1": 2.0, "x2": 1.0},
+                                               {"x1": 3.0, "x2": 4.0}, {"x1": 4.0, "x2": 2.0}]
+    assert loaded.descriptor.signature == [{"name": "x1", "type": "double"}, {"name": "x2", "type": "double"}]
+
+
 def test_a_metric_on_a_slice_of_a_prediction_goes_to_the_run_of_the_model_that_made_it(spark_client, frame):
     from pyspark.ml.evaluation import BinaryClassificationEvaluator, MulticlassClassificationEvaluator
 
