@@ -1,10 +1,11 @@
-"""A fresh store per test (``client``, no JVM), and one real local SparkSession with Delta for
-the whole test session, started only by the tests that are about Spark (``spark``,
-``spark_client``)."""
+"""A fresh store per test (``client``, no JVM), one real local SparkSession with Delta for the
+whole test session, started only by the tests that are about Spark (``spark``, ``spark_client``),
+and headless Chromium for the tests of pages (``browser``)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -74,3 +75,25 @@ def s3_store(s3_server, monkeypatch):
     for key, value in s3_server.env.items():
         monkeypatch.setenv(key, value)
     return f"s3://{s3_server.bucket()}/store"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through chromedriver, both Debian's: paths given, so selenium-manager
+    never looks anything up or downloads a driver."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or chromedriver is None:
+        pytest.fail("The browser tests need Debian's chromium and chromedriver on the PATH "
+                    f"(found chromium={chromium}, chromedriver={chromedriver}): run tests/install-chromium.sh")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
+                     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):  # only loopback: a fetch elsewhere fails
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(chromedriver))
+    yield driver
+    driver.quit()

@@ -74,28 +74,6 @@ def monitored(spark, tmp_path_factory):
         yield monitors.get_monitor(table), monitors.get_monitor(sales), tmp
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium through chromedriver, both Debian's: paths given, so selenium-manager
-    never looks anything up or downloads a driver."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or chromedriver is None:
-        pytest.fail("The report's browser test needs Debian's chromium and chromedriver on the PATH "
-                    f"(found chromium={chromium}, chromedriver={chromedriver}): run tests/install-chromium.sh")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
-                     "--host-resolver-rules=MAP * ~NOTFOUND"):  # no name resolves: a network fetch would fail
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(chromedriver))
-    yield driver
-    driver.quit()
-
-
 def _render(driver, page: pathlib.Path, charts: int) -> dict:
     """Open ``page``, wait for its ``charts`` charts, and return what the page drew and logged."""
     from selenium.webdriver.common.by import By

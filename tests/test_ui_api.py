@@ -3,54 +3,16 @@ on its PATH (it reads the store with delta-rs)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-import sparktrack
-from _serving import Server, register_forests
-from sparktrack.entities import Metric
-
-HISTORY = 30_000
-TOKEN = "s3cret-token"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+from _ui import HISTORY, PNG, TOKEN, build_store, serve
 
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
-    """A store of 5 runs in experiment "ui" (acc 0.1 ... 0.5, one NaN metric), one with a long
-    noisy loss history and artifacts; two registered forests (in experiment 0); and the UI
-    serving it with a token and a promotion policy on the Production alias."""
-    from sparktrack.testing import fresh_store
-
     tmp = tmp_path_factory.mktemp("ui")
-    store = str(tmp / "store")
-    rng = np.random.default_rng(0)
-    loss = np.abs(rng.normal(1.0, 0.3, HISTORY)) / np.linspace(1, 10, HISTORY)
-    loss[12_345] = 50.0  # a spike the downsampling must keep
-    with fresh_store(root=store) as client:
-        register_forests(client)
-        sparktrack.set_experiment("ui")
-        ids = []
-        for i in range(5):
-            with sparktrack.start_run(run_name=f"run-{i}") as run:
-                sparktrack.log_params({"depth": i, "kind": "forest" if i % 2 else "linear"})
-                sparktrack.log_metrics({"acc": (i + 1) / 10, "odd": float("nan") if i == 0 else 1.0})
-                if i == 4:
-                    sparktrack.log_text("hello\n", "notes/readme.txt")
-                    sparktrack.log_dict({"depth": 4}, "config.json")
-                    sparktrack.log_text("a,b\n1,2\n", "data/sample.csv")
-                    client.tracking._artifacts(run.info.run_id).write_bytes(PNG, "plots/roc.png")
-                    for start in range(0, HISTORY, 10_000):
-                        sparktrack.log_batch(metrics=[Metric(key="loss", value=float(v), timestamp=1_000 + step,
-                                                             step=step)
-                                                      for step, v in enumerate(loss[start:start + 10_000], start)])
-            ids.append(run.info.run_id)
-        client.flush()
-    empty = tmp / "bin"
-    empty.mkdir()
-    env = {"PATH": str(empty), "JAVA_HOME": "",
-           "SPARKTRACK_PROMOTION_POLICY": '{"Production": {"validation_status": "approved"}}'}
-    with Server(tmp, store, "--token", TOKEN, command="ui", ready_path="/api/experiments", env=env) as server:
+    store, ids, loss = build_store(tmp)
+    with serve(tmp, store) as server:
         yield server, ids, loss
 
 
@@ -100,6 +62,14 @@ def test_a_run_page_has_its_params_metrics_tags_and_datasets(ui):
     server, ids, _ = ui
     run = _get(server, f"/api/runs/{ids[1]}").json()["run"]
     assert run["info"]["run_name"] == "run-1" and run["inputs"] == {"dataset_inputs": []}
+    last = _get(server, f"/api/runs/{ids[4]}").json()
+    summaries = {m["key"]: m for m in last["metric_summaries"]}
+    assert (summaries["loss"]["max"], summaries["loss"]["points"]) == (50.0, HISTORY)
+    assert summaries["acc"] == {"key": "acc", "min": 0.5, "max": 0.5, "points": 1} and last["models"] == []
+    forest = _get(server, "/api/registry/models/churn/versions/1/lineage").json()["lineage"]["run_id"]
+    (model,) = _get(server, f"/api/runs/{forest}").json()["models"]
+    assert model["artifact_path"] == "model" and model["descriptor"]["flavor"] == "sklearn"
+    assert [c["name"] for c in model["descriptor"]["signature"]] == ["tenure", "charges", "calls"]
     assert {"key": "kind", "value": "forest"} in run["data"]["params"]
     assert all(set(tag) == {"key", "value"} for tag in run["data"]["tags"])
     experiments = _get(server, "/api/experiments").json()["experiments"]

@@ -310,6 +310,10 @@ class TrackingClient:
         return self._store.get_metric_history(validation.validate_id(run_id, "run"),
                                               validation.validate_key(key, "metric"))
 
+    def get_metric_summaries(self, run_id: str) -> dict[str, dict[str, float | int]]:
+        """Per metric of the run: the ``min`` and ``max`` of its history and its ``points``."""
+        return self._store.metric_summaries(validation.validate_id(run_id, "run"))
+
     def get_metric_history_table(self, run_id: str, key: str) -> pa.Table:
         """The history as Arrow (``value``, ``timestamp``, ``step``; by step, then time): for a
         long history, a table rather than a Metric per point."""

@@ -333,6 +333,15 @@ class DeltaTrackingStore(AbstractTrackingStore):
         return [Metric(key=key, value=value, timestamp=to_millis(ts), step=step) for value, ts, step in zip(
             rows["value"].to_pylist(), rows["timestamp"].to_pylist(), rows["step"].to_pylist())]
 
+    def metric_summaries(self, run_id: str) -> dict[str, dict[str, float | int]]:
+        """Per metric key of the run: its ``min``, ``max`` and ``points``, in one read."""
+        self.flush()
+        rows = self.store.reads.matching(layout.METRICS, "run_id", run_id)
+        grouped = rows.group_by("key").aggregate([("value", "min"), ("value", "max"), ([], "count_all")])
+        return {key: {"min": low, "max": high, "points": count} for key, low, high, count in zip(
+            grouped["key"].to_pylist(), grouped["value_min"].to_pylist(), grouped["value_max"].to_pylist(),
+            grouped["count_all"].to_pylist())}
+
     def metric_history_table(self, run_id: str, key: str) -> pa.Table:
         """The run's points of a metric by step (then time), as Arrow (``value``, ``timestamp``,
         ``step``), read from only the metric files whose Delta statistics admit the run."""

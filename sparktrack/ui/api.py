@@ -122,10 +122,24 @@ def _search_runs(client: TrackingClient, request: Request) -> dict[str, Any]:
 
 
 def _run(client: TrackingClient, request: Request) -> dict[str, Any]:
+    """The run, its datasets, each metric's min/max/points, and the models it logged (the
+    descriptor of each top-level artifact directory that holds one)."""
+    from sparktrack.models.descriptor import DESCRIPTOR_FILE
+
     run = client.get_run(request.path_params["run_id"])
+    run_id = run.info.run_id
     inputs = [{"name": d.name, "digest": d.digest, "context": d.context, "source_type": d.source_type,
-               "source": d.source, "delta_version": d.delta_version} for d in client.get_run_inputs(run.info.run_id)]
-    return {"run": {**_run_json(run), "inputs": {"dataset_inputs": inputs}}}
+               "source": d.source, "delta_version": d.delta_version} for d in client.get_run_inputs(run_id)]
+    summaries = [{"key": k, "min": _number(v["min"]), "max": _number(v["max"]), "points": v["points"]}
+                 for k, v in sorted(client.get_metric_summaries(run_id).items())]
+    models = []
+    for entry in client.list_artifacts(run_id):
+        if entry["is_dir"] and any(f["path"].endswith("/" + DESCRIPTOR_FILE)
+                                   for f in client.list_artifacts(run_id, entry["path"])):
+            descriptor = json.loads(client.load_text(run_id, f"{entry['path']}/{DESCRIPTOR_FILE}"))
+            models.append({"artifact_path": entry["path"], "descriptor": descriptor})
+    return {"run": {**_run_json(run), "inputs": {"dataset_inputs": inputs}}, "metric_summaries": summaries,
+            "models": models}
 
 
 def _history(client: TrackingClient, request: Request) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""``sparktrack ui``: one Starlette app on uvicorn serving the UI's JSON API (sparktrack.ui.api)
-over a store, read through the delta-rs engine: no JVM starts.
+"""``sparktrack ui``: one Starlette app on uvicorn serving the UI's pages (sparktrack.ui.pages) and
+its JSON API (sparktrack.ui.api, sparktrack.ui.registry) over a store, read through the delta-rs
+engine: no JVM starts.
 
 It reads, but for the registry actions (move an alias, tag a version), which go through the
 registry client (the promotion policy, the audit log) and need the bearer token when one is set.
@@ -8,12 +9,14 @@ registry client (the promotion policy, the audit log) and need the bearer token 
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import TYPE_CHECKING, AsyncIterator
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 5050
+logger = logging.getLogger(__name__)
 
 
 def create_app(store: str | None = None, token: str | None = None) -> Starlette:
@@ -24,7 +27,7 @@ def create_app(store: str | None = None, token: str | None = None) -> Starlette:
 
     from sparktrack.registry.client import RegistryClient
     from sparktrack.tracking.client import TrackingClient
-    from sparktrack.ui import api, registry
+    from sparktrack.ui import api, pages, registry
 
     client = TrackingClient(store)
     models = RegistryClient(client.store_root)
@@ -37,12 +40,16 @@ def create_app(store: str | None = None, token: str | None = None) -> Starlette:
         return api.ApiError(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on "
                                                        f"{request.url.path!r}.").response()
 
+    async def internal(request: Request, exc: Exception) -> Response:
+        logger.error("sparktrack ui: %s %s failed", request.method, request.url.path, exc_info=exc)
+        return api.ApiError(500, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}"[:2000]).response()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         client.store.close()
 
-    app = Starlette(routes=[*api.routes(client), *registry.routes(models, token)], exception_handlers={404: not_found, 405: not_allowed},
+    app = Starlette(routes=[*api.routes(client), *registry.routes(models, token), *pages.routes()], exception_handlers={404: not_found, 405: not_allowed, Exception: internal},
                     lifespan=lifespan)
     return app
 
