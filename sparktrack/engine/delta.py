@@ -71,6 +71,24 @@ def _holds(table: DeltaTable, txn: tuple[str, int]) -> bool:
     return version is not None and version >= txn[1]
 
 
+def open_table(uri: str, storage_options: Mapping[str, str] | None = None, detail: str = "") -> DeltaTable:
+    """A Delta table outside the store's own (a user's table, a monitor's output) at its latest
+    version, by delta-rs; TableNotFoundError when there is none at ``uri`` or it cannot be read
+    (``detail`` says what it was wanted for)."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError as NoDeltaTable
+
+    from sparktrack.engine.location import engine_uri
+    from sparktrack.errors import TableNotFoundError
+
+    try:
+        return DeltaTable(engine_uri(uri), storage_options=dict(storage_options or {}))
+    except NoDeltaTable:
+        raise TableNotFoundError(uri, f"there is no Delta table at that path{detail}") from None
+    except OSError as exc:
+        raise TableNotFoundError(uri, f"it cannot be read ({str(exc).splitlines()[0]}){detail}") from None
+
+
 def backoff(attempt: int) -> float:
     """Seconds to wait before attempt ``attempt + 1``: doubling from 20 ms to 2 s, jittered so
     that writers that collided do not collide again."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from sparktrack.errors import InvalidValueError
+from sparktrack.errors import InvalidValueError, NotFoundError
 from sparktrack.features import join, tables
 from sparktrack.features.lookup import FeatureLookup
 from sparktrack.features.spec import FeatureSpec, LookupSpec, with_features
@@ -192,6 +192,18 @@ class FeatureEngineeringClient:
             raise InvalidValueError("create_training_set exclude_columns", excluded,
                                     f"columns of the training set; unknown {unknown}")
         return TrainingSet(self.spark, df, resolved, label, excluded)
+
+    def table_history(self, *, name: str) -> list[dict[str, Any]]:
+        """The Delta versions of the feature table (newest first): ``version``, ``timestamp``
+        (epoch ms), ``operation`` and its parameters, read from its log by delta-rs (no Spark)."""
+        from sparktrack.engine.delta import open_table
+
+        found = [t for t in self.search_tables(max_results=10_000) if t.name == name]
+        if not found:
+            raise NotFoundError(f"No feature table {name!r} in the store; list them with search_tables().")
+        history = open_table(found[0].location, self.client.store.location.storage_options).history()
+        return [{"version": h.get("version"), "timestamp": h.get("timestamp"), "operation": h.get("operation"),
+                 "parameters": h.get("operationParameters") or {}} for h in history]
 
     def trained_on(self, *, name: str) -> list[dict[str, Any]]:
         """The registered model versions trained with features of ``name``: model name, version,

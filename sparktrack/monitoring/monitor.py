@@ -241,6 +241,40 @@ class MonitoringClient:
             raise MonitorNotFoundError(table)
         return Monitor(MonitorConfig.from_dict(found["config"]), found["table_version"], found["state"])
 
+    def drift_history(self, table: str) -> list[dict[str, Any]]:
+        """The whole table's drift rows (no slice) at the monitor's first granularity, oldest
+        window first, read from the drift table by delta-rs: no JVM. Each row: ``window_start``
+        (ISO-8601; null for a snapshot), ``drift_type``, ``model_name``, ``model_version``,
+        ``column_name``, ``data_type`` and the statistics (``ks_statistic``, ``ks_pvalue``,
+        ``chi_squared_pvalue``, ``population_stability_index``, ``js_distance``,
+        ``wasserstein_distance``)."""
+        import pyarrow.compute as pc
+
+        from sparktrack.engine.delta import open_table
+
+        config = self.get_monitor(table).config
+        ref = TableRef.parse(config.drift_table)
+        if ref.path is None:
+            raise InvalidValueError("The drift table of the monitor on " + config.table_name, ref.ref,
+                                    "a Delta path to read without Spark (a catalog table needs Spark: "
+                                    "query it with spark.sql)")
+        rows = open_table(ref.path, self.client.store.location.storage_options,
+                          " (refresh the monitor first)").to_pyarrow_table()
+        windowing = config.windowings[0]
+        rows = rows.filter(pc.and_(pc.is_null(rows["slice_key"]), pc.equal(rows["granularity"], windowing)))
+        out = []
+        for row in rows.to_pylist():
+            start = (row["window"] or {}).get("start")
+            out.append({"window_start": start.isoformat() if start else None, "drift_type": row["drift_type"],
+                        "model_name": row["model_name"], "model_version": row["model_version"],
+                        "column_name": row["column_name"], "data_type": row["data_type"],
+                        "ks_statistic": (row["ks_test"] or {}).get("statistic"),
+                        "ks_pvalue": (row["ks_test"] or {}).get("pvalue"),
+                        "chi_squared_pvalue": (row["chi_squared_test"] or {}).get("pvalue"),
+                        **{k: row[k] for k in ("population_stability_index", "js_distance", "wasserstein_distance")}})
+        return sorted(out, key=lambda r: (r["window_start"] or "", r["column_name"], r["drift_type"],
+                                          str(r["model_name"]), str(r["model_version"])))
+
     def delete_monitor(self, table: str) -> None:
         """Forget the monitor (its output tables stay, as Databricks leaves them)."""
         monitor = self.get_monitor(table)

@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
-from sparktrack.engine.location import SQL_IDENTIFIER, URI_SCHEME, delta_path_sql, engine_uri, spark_uri
+from sparktrack.engine.location import SQL_IDENTIFIER, URI_SCHEME, delta_path_sql, spark_uri
 from sparktrack.entities import DatasetInput
 from sparktrack.errors import InvalidValueError, TableNotFoundError
 
@@ -50,18 +50,12 @@ def dataset_input(data: object, context: str | None = None, name: str | None = N
 def _path_input(path: str, context: str | None, name: str | None,
                 storage_options: Mapping[str, str] | None) -> DatasetInput:
     """A Delta table at ``path``: its current version and schema, read from its log by delta-rs."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError as NoDeltaTable
+    from sparktrack.engine.delta import open_table
 
     if not path.strip():
         raise InvalidValueError("log_input data", path, "a Delta table path, a Spark DataFrame or a DatasetInput")
     source = spark_uri(path) if URI_SCHEME.match(path) is None else path
-    try:
-        table = DeltaTable(engine_uri(path), storage_options=dict(storage_options or {}))
-    except NoDeltaTable:
-        raise TableNotFoundError(path, "there is no Delta table at that path") from None
-    except OSError as exc:
-        raise TableNotFoundError(path, f"it cannot be read ({str(exc).splitlines()[0]})") from None
+    table = open_table(path, storage_options)
     schema_json = table.schema().to_json()
     return _described(source, table.version(), schema_json, "delta", context, name)
 

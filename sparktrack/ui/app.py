@@ -25,12 +25,11 @@ def create_app(store: str | None = None, token: str | None = None) -> Starlette:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from sparktrack.registry.client import RegistryClient
-    from sparktrack.tracking.client import TrackingClient
-    from sparktrack.ui import api, pages, registry
+    from sparktrack.client import SparkTrackClient
+    from sparktrack.ui import api, lakehouse, pages, registry
 
-    client = TrackingClient(store)
-    models = RegistryClient(client.store_root)
+    both = SparkTrackClient(store)  # its SparkSession is never asked for: nothing here starts a JVM
+    client, models = both.tracking, both.registry
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return api.ApiError(404, "ENDPOINT_NOT_FOUND", f"No route {request.url.path!r}; the API is under /api "
@@ -49,7 +48,8 @@ def create_app(store: str | None = None, token: str | None = None) -> Starlette:
         yield
         client.store.close()
 
-    app = Starlette(routes=[*api.routes(client), *registry.routes(models, token), *pages.routes()], exception_handlers={404: not_found, 405: not_allowed, Exception: internal},
+    app = Starlette(routes=[*api.routes(client), *registry.routes(models, token), *lakehouse.routes(both),
+                            *pages.routes()], exception_handlers={404: not_found, 405: not_allowed, Exception: internal},
                     lifespan=lifespan)
     return app
 

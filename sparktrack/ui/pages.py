@@ -10,6 +10,9 @@ the UI works offline.
     /models                           the registry
     /models/{name}                    a model: versions, aliases, tags, audit log, as-of
     /models/{name}/versions/{version} a version's lineage
+    /monitors, /monitors/view?table=T monitors, and one's drift over time
+    /feature-tables, /feature-tables/view?name=N
+                                      feature tables, and one's schema, versions and models
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ if TYPE_CHECKING:
 
 STATIC = Path(__file__).parent / "static"
 PAGES = {"/": "experiments", "/runs": "runs", "/runs/{run_id}": "run", "/charts": "charts", "/compare": "compare",
-         "/models": "models", "/models/{name}": "model", "/models/{name}/versions/{version}": "version"}
+         "/models": "models", "/models/{name}": "model", "/models/{name}/versions/{version}": "version",
+         "/monitors": "monitors", "/monitors/view": "monitor", "/feature-tables": "feature_tables",
+         "/feature-tables/view": "feature_table"}
 _TITLES = {"experiments": "Experiments", "runs": "Runs", "run": "Run", "charts": "Charts", "compare": "Compare runs",
-           "models": "Registry", "model": "Model", "version": "Model version"}
+           "models": "Registry", "model": "Model", "version": "Model version", "monitors": "Monitors",
+           "monitor": "Monitor", "feature_tables": "Feature tables", "feature_table": "Feature table"}
 
 
 def routes() -> list:
@@ -52,7 +58,8 @@ def _shell(name: str, params: dict[str, str]) -> Response:
 <script src="/static/plotly.min.js"></script>
 <script src="/static/app.js" defer></script></head>
 <body data-page="{name}" data-params="{html.escape(json.dumps(params))}">
-<nav><a href="/" class="brand">sparktrack</a> <a href="/">Experiments</a> <a href="/models">Registry</a></nav>
+<nav><a href="/" class="brand">sparktrack</a> <a href="/">Experiments</a> <a href="/models">Registry</a>
+<a href="/monitors">Monitors</a> <a href="/feature-tables">Feature tables</a></nav>
 <main id="main"><p class="loading">Loading…</p></main>
 <pre id="error" class="error" hidden></pre>
 </body></html>"""

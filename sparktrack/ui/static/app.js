@@ -389,8 +389,75 @@ async function versionPage() {
     el("h2", {}, "Metrics"), table(["Metric", "Value"], Object.entries(lineage.metrics)));
 }
 
+// -- monitoring and feature tables -----------------------------------------------------------------
+
+async function monitorsPage() {
+  const { monitors } = await api("/api/monitors");
+  main.replaceChildren(el("h1", {}, "Monitors"), monitors.length ? table(
+    ["Table", "Profile", "Granularities", "Baseline", "Columns", "Alerts", "Last refreshed version"], monitors.map((m) => [
+      el("a", { href: `/monitors/view?table=${encodeURIComponent(m.table)}` }, m.table), m.profile_type, m.granularities.join(", "),
+      m.baseline || "", m.columns.join(", "), m.alerts.join("; "), m.last_refreshed_version]), { id: "monitors" })
+    : el("p", { class: "muted" }, "No monitors: create one with sparktrack.monitoring.create_monitor()."));
+}
+
+const DRIFT_METRICS = ["population_stability_index", "js_distance", "ks_statistic", "wasserstein_distance"];
+
+async function monitorPage() {
+  const name = query.get("table");
+  const { rows } = await api(`/api/monitors/drift?table=${encodeURIComponent(name)}`);
+  setTitle(name);
+  const types = [...new Set(rows.map((r) => r.drift_type))].sort();
+  const kind = el("select", { id: "drift-type" }, types.map((t) => el("option", { selected: t === "BASELINE" }, t)));
+  const cards = el("div", { class: "cards", id: "cards" });
+  main.replaceChildren(el("h1", {}, `Drift of ${name}`), el("div", { class: "bar" }, el("label", {}, "compared with ", kind)), cards);
+  const draw = () => {
+    cards.replaceChildren();
+    for (const metric of DRIFT_METRICS) {
+      const chosen = rows.filter((r) => r.drift_type === kind.value && r[metric] !== null && r[metric] !== undefined);
+      if (!chosen.length) continue;
+      const series = {};
+      for (const r of chosen) {
+        const label = `${r.column_name}${r.model_version ? ` (${r.model_name ? `${r.model_name} ` : ""}v${r.model_version})` : ""}`;
+        (series[label] = series[label] || { x: [], y: [] }).x.push(r.window_start || "snapshot");
+        series[label].y.push(r[metric]);
+      }
+      const div = el("div", { class: "chart", "data-metric": metric });
+      cards.append(el("div", { class: "card" }, div));
+      Plotly.newPlot(div, Object.entries(series).map(([label, s]) => ({ x: s.x, y: s.y, name: label, mode: "lines+markers" })),
+        { title: { text: metric, font: { size: 13 } }, margin: { t: 30, r: 10, b: 40, l: 50 } }, { displaylogo: false, responsive: true });
+    }
+  };
+  kind.addEventListener("change", draw);
+  draw();
+}
+
+async function featureTablesPage() {
+  const { feature_tables: found } = await api("/api/feature-tables");
+  main.replaceChildren(el("h1", {}, "Feature tables"), found.length ? table(["Name", "Keys", "Time", "Features", "Version", "Description"],
+    found.map((t) => [el("a", { href: `/feature-tables/view?name=${encodeURIComponent(t.name)}` }, t.name), t.primary_keys.join(", "),
+      t.timeseries_column || "", t.features.length, t.delta_version, t.description || ""]), { id: "feature-tables" })
+    : el("p", { class: "muted" }, "No feature tables: create one with FeatureEngineeringClient.create_table()."));
+}
+
+async function featureTablePage() {
+  const name = query.get("name");
+  const found = await api(`/api/feature-tables/detail?name=${encodeURIComponent(name)}`);
+  const t = found.feature_table;
+  setTitle(name);
+  main.replaceChildren(el("h1", {}, t.name),
+    table(["Location", "Primary keys", "Timeseries column", "Version", "Description"],
+      [[t.location, t.primary_keys.join(", "), t.timeseries_column || "", t.delta_version, t.description || ""]]),
+    el("h2", {}, "Features"), table(["Feature", "Type"], t.features.map((f) => [f.name, f.type]), { id: "features" }),
+    el("h2", {}, "Versions"), table(["Version", "When", "Operation", "Parameters"], found.versions.map((v) => [v.version,
+      time(v.timestamp), v.operation, JSON.stringify(v.parameters)]), { id: "versions" }),
+    el("h2", {}, "Models trained on it"), table(["Model", "Version", "Run", "Table version"], found.trained_models.map((m) => [
+      el("a", { href: `/models/${encodeURIComponent(m.model_name)}/versions/${m.model_version}` }, m.model_name), m.model_version,
+      el("a", { href: `/runs/${m.run_id}` }, m.run_id.slice(0, 8)), m.delta_version]), { id: "trained" }));
+}
+
 const PAGES = { experiments: experimentsPage, runs: runsPage, run: runPage, charts: chartsPage, compare: comparePage,
-                models: modelsPage, model: modelPage, version: versionPage };
+                models: modelsPage, model: modelPage, version: versionPage, monitors: monitorsPage, monitor: monitorPage,
+                feature_tables: featureTablesPage, feature_table: featureTablePage };
 
 (PAGES[document.body.dataset.page] || experimentsPage)().then(() => { document.body.dataset.ready = "true"; })
   .catch((error) => { main.replaceChildren(); showError(error); document.body.dataset.ready = "error"; });
