@@ -190,7 +190,9 @@ def test_re_running_a_batch_replaces_its_rows_and_other_batches_stay(spark, cham
     counts = {row["batch_id"]: row["count"] for row in read(spark, output).groupBy("batch_id").count().collect()}
     assert counts == {first.batch_id: 2000, "2026-11-23": 2000}
     history = spark.sql(f"DESCRIBE HISTORY delta.`{output}`").select("userMetadata").collect()
-    assert sum(1 for row in history if row[0].startswith(f"sparktrack:score:{named.batch_id}:")) == 2
+    written = [json.loads(row[0]) for row in history]
+    assert sum(1 for meta in written if meta["batch_id"] == named.batch_id) == 2
+    assert {(m["input"], m["input_version"]) for m in written} == {(churn, 0)}  # what each commit scored
 
     overwritten = batch_score("models:/churn_gbt@Champion", churn, output, mode="overwrite", batch_id="only")
     table = read(spark, output)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -131,7 +132,12 @@ def write_batch(batch: PreparedBatch) -> ScoreResult:
     """Write a prepared batch in one Delta commit; returns the result with the rows written."""
     from dataclasses import replace
 
-    marker = f"sparktrack:score:{batch.result.batch_id}:{uuid.uuid4().hex}"
+    # The commit says what it scored, so a batch leads back to its input's exact version
+    # (sparktrack.scoring.lineage); the nonce tells this commit from a re-run of the batch.
+    result = batch.result
+    marker = json.dumps({"sparktrack": "score", "batch_id": result.batch_id, "input": result.input,
+                         "input_version": result.input_version, "feature_table_versions": result.feature_table_versions,
+                         "nonce": uuid.uuid4().hex}, sort_keys=True)
     writer = batch.frame.write.format("delta").option("userMetadata", marker).mode("overwrite")
     if batch.mode == "append":
         escaped = batch.result.batch_id.replace("'", "''")

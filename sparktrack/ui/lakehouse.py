@@ -5,6 +5,7 @@ without a JVM (the store's records, and the output and feature tables' Delta log
     GET /api/monitors/drift?table=T            a monitor's drift over time (whole table, first granularity)
     GET /api/feature-tables                    the feature tables
     GET /api/feature-tables/detail?name=N      one: keys, features and types, its Delta versions, the models trained on it
+    GET /api/lineage/predictions?table=PATH    a prediction table's batches, each with its model version and run
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def routes(client: SparkTrackClient) -> list:
     return [Route("/api/monitors", handled(client, _monitors), methods=["GET"]),
             Route("/api/monitors/drift", handled(client, _drift), methods=["GET"]),
             Route("/api/feature-tables", handled(client, _feature_tables), methods=["GET"]),
-            Route("/api/feature-tables/detail", handled(client, _feature_table), methods=["GET"])]
+            Route("/api/feature-tables/detail", handled(client, _feature_table), methods=["GET"]),
+            Route("/api/lineage/predictions", handled(client, _predictions), methods=["GET"])]
 
 
 def _required(request: Request, name: str) -> str:
@@ -73,6 +75,13 @@ def _feature_table(client: SparkTrackClient, request: Request) -> dict[str, Any]
     history = features.table_history(name=name)  # an unknown name is a 404 here
     table = next(t for t in features.search_tables(max_results=10_000) if t.name == name)
     return {"feature_table": _table_json(table), "versions": history, "trained_models": features.trained_on(name=name)}
+
+
+def _predictions(client: SparkTrackClient, request: Request) -> dict[str, Any]:
+    from sparktrack.scoring.lineage import batches
+
+    table = _required(request, "table")
+    return {"table": table, "batches": batches(table, client.store.location.storage_options)}
 
 
 def _table_json(table: Any) -> dict[str, Any]:

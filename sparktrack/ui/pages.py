@@ -13,6 +13,7 @@ the UI works offline.
     /monitors, /monitors/view?table=T monitors, and one's drift over time
     /feature-tables, /feature-tables/view?name=N
                                       feature tables, and one's schema, versions and models
+    /lineage/predictions?table=PATH   a prediction table's batches, each to its model version
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ STATIC = Path(__file__).parent / "static"
 PAGES = {"/": "experiments", "/runs": "runs", "/runs/{run_id}": "run", "/charts": "charts", "/compare": "compare",
          "/models": "models", "/models/{name}": "model", "/models/{name}/versions/{version}": "version",
          "/monitors": "monitors", "/monitors/view": "monitor", "/feature-tables": "feature_tables",
-         "/feature-tables/view": "feature_table"}
+         "/feature-tables/view": "feature_table", "/lineage/predictions": "predictions"}
 _TITLES = {"experiments": "Experiments", "runs": "Runs", "run": "Run", "charts": "Charts", "compare": "Compare runs",
            "models": "Registry", "model": "Model", "version": "Model version", "monitors": "Monitors",
-           "monitor": "Monitor", "feature_tables": "Feature tables", "feature_table": "Feature table"}
+           "monitor": "Monitor", "feature_tables": "Feature tables", "feature_table": "Feature table",
+           "predictions": "Prediction lineage"}
 
 
 def routes() -> list:
@@ -59,7 +61,8 @@ def _shell(name: str, params: dict[str, str]) -> Response:
 <script src="/static/app.js" defer></script></head>
 <body data-page="{name}" data-params="{html.escape(json.dumps(params))}">
 <nav><a href="/" class="brand">sparktrack</a> <a href="/">Experiments</a> <a href="/models">Registry</a>
-<a href="/monitors">Monitors</a> <a href="/feature-tables">Feature tables</a></nav>
+<a href="/monitors">Monitors</a> <a href="/feature-tables">Feature tables</a>
+<a href="/lineage/predictions">Prediction lineage</a></nav>
 <main id="main"><p class="loading">Loading…</p></main>
 <pre id="error" class="error" hidden></pre>
 </body></html>"""

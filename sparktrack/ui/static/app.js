@@ -455,9 +455,23 @@ async function featureTablePage() {
       el("a", { href: `/runs/${m.run_id}` }, m.run_id.slice(0, 8)), m.delta_version]), { id: "trained" }));
 }
 
+async function predictionsPage() {
+  const path = query.get("table") || "";
+  const input = el("input", { id: "table", type: "text", value: path, placeholder: "/data/predictions/churn" });
+  const form = el("form", { class: "bar", on: { submit: (e) => { e.preventDefault(); location.search = `?table=${encodeURIComponent(input.value)}`; } } },
+                  "Prediction table ", input, el("button", { type: "submit" }, "Trace"));
+  main.replaceChildren(el("h1", {}, "Prediction lineage"), form);
+  if (!path) return;
+  const { batches } = await api(`/api/lineage/predictions?table=${encodeURIComponent(path)}`);
+  main.append(table(["Batch", "Rows", "First scored", "Last scored", "Input", "Input version", "Model version", "Run"],
+    batches.map((b) => [b.batch_id, b.rows, b.first_scored_at, b.last_scored_at, b.input || "", b.input_version,
+    b.model_name ? el("a", { href: `/models/${encodeURIComponent(b.model_name)}/versions/${b.model_version}` }, `${b.model_name} v${b.model_version}`) : "",
+    b.model_run_id ? el("a", { href: `/runs/${b.model_run_id}` }, b.model_run_id.slice(0, 8)) : ""]), { id: "batches" }));
+}
+
 const PAGES = { experiments: experimentsPage, runs: runsPage, run: runPage, charts: chartsPage, compare: comparePage,
                 models: modelsPage, model: modelPage, version: versionPage, monitors: monitorsPage, monitor: monitorPage,
-                feature_tables: featureTablesPage, feature_table: featureTablePage };
+                feature_tables: featureTablesPage, feature_table: featureTablePage, predictions: predictionsPage };
 
 (PAGES[document.body.dataset.page] || experimentsPage)().then(() => { document.body.dataset.ready = "true"; })
   .catch((error) => { main.replaceChildren(); showError(error); document.body.dataset.ready = "error"; });
