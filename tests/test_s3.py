@@ -98,3 +98,25 @@ def test_spark_reads_the_store_on_s3_through_s3a_and_writes_spark_ml_models_ther
     assert result["runs"] == [["a", "2", 0.8], ["b", "4", 0.9]]
     assert result["version"] == 1 and result["scored"] == 6
     assert result["model_uri"].startswith(f"{s3_store}/artifacts/0/")  # as the experiment records it
+
+
+def test_the_ui_serves_a_store_on_s3_with_no_jvm(s3_server, s3_store, tmp_path):
+    """``sparktrack ui --store s3://...``: runs, a history and an artifact, read through delta-rs
+    and pyarrow.fs with the storage options from the environment."""
+    import httpx
+
+    from _serving import Server
+
+    with fresh_store(root=s3_store, spool_dir=str(tmp_path / "spool")):
+        with sparktrack.start_run(run_name="on-s3") as run:
+            for step in range(5):
+                sparktrack.log_metric("loss", 1 / (step + 1), step=step)
+            sparktrack.log_text("hello from s3", "notes/readme.txt")
+        sparktrack.flush()
+    with Server(tmp_path, s3_store, command="ui", ready_path="/api/experiments", env=s3_server.env) as server:
+        (found,) = httpx.get(server.url + "/api/runs/search", params={"filter": "attributes.run_name = 'on-s3'"}).json()["runs"]
+        assert found["info"]["run_id"] == run.info.run_id
+        history = httpx.get(f"{server.url}/api/runs/{run.info.run_id}/metrics/loss").json()
+        assert history["step"] == [0, 1, 2, 3, 4] and history["value"][-1] == 0.2
+        text = httpx.get(f"{server.url}/api/runs/{run.info.run_id}/artifact", params={"path": "notes/readme.txt"})
+        assert text.text == "hello from s3"
