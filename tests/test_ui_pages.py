@@ -145,3 +145,19 @@ def test_moving_an_alias_needs_the_token_and_is_in_the_audit_log(ui, browser):
     text = _open(browser, f"{server.url}/models/churn/versions/2", "lineage")
     assert "churn version 2" in text and "Training data" in text
     assert "churn" in _open(browser, f"{server.url}/models", "registry")
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/runs/0123456789abcdef0123456789abcdef", "404: No run with id '0123456789abcdef0123456789abcdef'"),
+    ("/models/nope", "404: Registered model 'nope'"),
+    ("/runs?filter=metrics.acc%20%3E", "400:"),
+    ("/no/such/page", "404: No route '/no/such/page'"),
+])
+def test_a_bad_page_request_is_a_readable_page_with_the_error(ui, browser, path, message):
+    from selenium.webdriver.common.by import By
+
+    server, _ = ui
+    browser.get(server.url + path)
+    shown = _wait(browser, "const e = document.getElementById('error'); return e && !e.hidden && e.textContent")
+    assert shown.startswith(message), shown
+    assert browser.find_element(By.CSS_SELECTOR, "nav a.brand").text == "sparktrack"

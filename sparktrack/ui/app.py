@@ -32,8 +32,11 @@ def create_app(store: str | None = None, token: str | None = None) -> Starlette:
     client, models = both.tracking, both.registry
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return api.ApiError(404, "ENDPOINT_NOT_FOUND", f"No route {request.url.path!r}; the API is under /api "
-                                                       "(see the README's UI section).").response()
+        error = api.ApiError(404, "ENDPOINT_NOT_FOUND", f"No route {request.url.path!r}; the API is under /api "
+                                                        "(see the README's UI section).")
+        if not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", ""):
+            return pages.error_page(error.status, error.message)  # a browser gets a page, scripts JSON
+        return error.response()
 
     async def not_allowed(request: Request, exc: Exception) -> Response:
         return api.ApiError(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on "

@@ -70,6 +70,17 @@ def _shell(name: str, params: dict[str, str]) -> Response:
                                                                   "script-src 'self' 'unsafe-eval'; img-src 'self' data: blob:"})
 
 
+def error_page(status: int, message: str) -> Response:
+    """A readable page for a request a browser made to no page."""
+    from starlette.responses import HTMLResponse
+
+    return HTMLResponse(f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{status} · sparktrack</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/style.css"></head>
+<body><nav><a href="/" class="brand">sparktrack</a> <a href="/">Experiments</a> <a href="/models">Registry</a></nav>
+<pre id="error" class="error">{status}: {html.escape(message)}</pre></body></html>""", status)
+
+
 async def _static(request: Request) -> Response:
     from starlette.responses import FileResponse
 
