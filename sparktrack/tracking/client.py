@@ -340,6 +340,15 @@ class TrackingClient:
         found = self._store.run_rows(run_ids)
         return found.pandas() if output_format == "pandas" else found.runs()
 
+    def search_runs_page(self, experiment_ids: Sequence[str], filter_string: str | None, run_view_type: ViewType | str,
+                         order_by: Sequence[str] | None, offset: int, size: int) -> tuple[list[Run], bool]:
+        """One page of ``search_runs``: the ``size`` runs after the first ``offset`` matches, and
+        whether more follow. Only the page's runs are assembled."""
+        filter_string, order_by = validation.validate_filter(filter_string), validation.validate_order_by(order_by)
+        ids = [validation.validate_id(i, "experiment") for i in experiment_ids]
+        run_ids = self._store.search_runs(ids, filter_string, _view_type(run_view_type), offset + size + 1, order_by)
+        return self._store.run_rows(run_ids[offset:offset + size]).runs(), len(run_ids) > offset + size
+
     def _runs_frame(self, experiment_ids: list[str], filter_string: str | None, order_by: list[str],
                     view_type: ViewType, limit: int | None) -> DataFrame:
         """The search as a lazily evaluated Spark query over the ``runs`` view (the filter

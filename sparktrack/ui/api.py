@@ -111,12 +111,10 @@ def _search_runs(client: TrackingClient, request: Request) -> dict[str, Any]:
     size = _int(query, "max_results", PAGE_SIZE, 1, MAX_PAGE_SIZE)
     offset = _offset(query.get("page_token"))
     order_by = [part for part in query.getlist("order_by") if part.strip()]
-    # One more than the page asks for tells whether there is a next page.
-    runs = client.search_runs(ids, query.get("filter") or None, query.get("run_view_type", "ACTIVE_ONLY"),
-                              offset + size + 1, order_by)
-    page = runs[offset:offset + size]
+    page, more = client.search_runs_page(ids, query.get("filter") or None, query.get("run_view_type", "ACTIVE_ONLY"),
+                                         order_by, offset, size)
     found: dict[str, Any] = {"runs": [_run_json(run) for run in page]}
-    if len(runs) > offset + size:
+    if more:
         found["next_page_token"] = _token(offset + size)
     return found
 
