@@ -54,6 +54,8 @@ def test_a_metric_history_is_downsampled_keeping_each_buckets_min_max_and_last(u
     for step, value in zip(found["step"], found["value"]):
         assert value == pytest.approx(loss[step])
     assert found["timestamp"][-1] == 1_000 + HISTORY - 1
+    nan = _get(server, f"/api/runs/{ids[0]}/metrics/odd").json()
+    assert (nan["points"], nan["value"]) == (1, [None])  # JSON has no NaN: a chart skips a null
     whole = _get(server, f"/api/runs/{ids[4]}/metrics/acc").json()
     assert (whole["points"], whole["value"], whole["step"]) == (1, [0.5], [0])
 

@@ -128,7 +128,7 @@ def _run(client: TrackingClient, request: Request) -> dict[str, Any]:
     run_id = run.info.run_id
     inputs = [{"name": d.name, "digest": d.digest, "context": d.context, "source_type": d.source_type,
                "source": d.source, "delta_version": d.delta_version} for d in client.get_run_inputs(run_id)]
-    summaries = [{"key": k, "min": _number(v["min"]), "max": _number(v["max"]), "points": v["points"]}
+    summaries = [{"key": k, "min": number(v["min"]), "max": number(v["max"]), "points": v["points"]}
                  for k, v in sorted(client.get_metric_summaries(run_id).items())]
     models = []
     for entry in client.list_artifacts(run_id):
@@ -194,12 +194,12 @@ def _run_json(run: Run) -> dict[str, Any]:
                      "experiment_id": info.experiment_id, "user_id": info.user_id, "status": info.status,
                      "start_time": info.start_time, "end_time": info.end_time, "artifact_uri": info.artifact_uri,
                      "lifecycle_stage": info.lifecycle_stage, "parent_run_id": info.parent_run_id},
-            "data": {"metrics": [{"key": k, "value": _number(v)} for k, v in run.data.metrics.items()],
+            "data": {"metrics": [{"key": k, "value": number(v)} for k, v in run.data.metrics.items()],
                      "params": [{"key": k, "value": v} for k, v in run.data.params.items()],
                      "tags": [{"key": k, "value": v} for k, v in run.data.tags.items()]}}
 
 
-def _number(value: float) -> float | str:
+def number(value: float) -> float | str:
     """JSON has no NaN or infinity: those go as MLflow's REST API writes them, as strings."""
     if value != value:
         return "NaN"

@@ -27,7 +27,7 @@ def downsample(history: pa.Table, max_points: int) -> dict[str, list]:
         keep = _kept(values, max(1, max_points // PER_BUCKET))
         values, steps, times = values[keep], steps[keep], times[keep]
     return {"step": steps.tolist(), "timestamp": times.tolist(),
-            "value": [None if np.isnan(v) else float(v) for v in values]}
+            "value": [float(v) if np.isfinite(v) else None for v in values]}
 
 
 def _kept(values: np.ndarray, buckets: int) -> np.ndarray:

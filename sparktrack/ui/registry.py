@@ -18,7 +18,7 @@ import hmac
 import json
 from typing import TYPE_CHECKING, Any
 
-from sparktrack.ui.api import ApiError, bad_request, handled
+from sparktrack.ui.api import ApiError, bad_request, handled, number
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -83,6 +83,7 @@ def _model(registry: RegistryClient, request: Request) -> dict[str, Any]:
 
 def _lineage(registry: RegistryClient, request: Request) -> dict[str, Any]:
     found = registry.lineage(request.path_params["name"], request.path_params["version"], _as_of(request))
+    found["metrics"] = {key: number(value) for key, value in found["metrics"].items()}  # NaN is not JSON
     return {"lineage": json.loads(json.dumps(found, default=str))}
 
 
