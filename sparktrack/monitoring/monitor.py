@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from sparktrack.engine.location import sql_string
 from sparktrack.errors import AlreadyExistsError, InvalidValueError, NotFoundError
 from sparktrack.monitoring import alerts as alerting
-from sparktrack.monitoring import lineage, outputs, profile
+from sparktrack.monitoring import lineage, outputs, profile, reuse
 from sparktrack.monitoring.alerts import AlertRule
 from sparktrack.monitoring.profile import CATEGORICAL, NUMERIC, SNAPSHOT
 from sparktrack.monitoring.statistics import Binned
@@ -249,7 +249,8 @@ class MonitoringClient:
         baseline_changed = base_state != state.get("baseline")
         fingerprints = dict(state.get("fingerprints", {}))
         recomputed, removed, alerts = {}, {}, []
-        base = _baseline_summary(base_frame, config) if base_frame is not None else None
+        base = (_baseline_summary(base_frame, config, reuse.kept_baseline(state, base_state))
+                if base_frame is not None else None)
         if base is not None and baseline_changed:
             self._write_baseline_rows(config, base, version)
         for granularity in config.windowings:
@@ -272,7 +273,8 @@ class MonitoringClient:
             fingerprints[granularity] = found
             recomputed[granularity] = sorted(_starts(changed), key=lambda s: -1 if s is None else s)
             removed[granularity] = sorted(_starts(gone), key=lambda s: -1 if s is None else s)
-        new_state = {"fingerprints": fingerprints, "baseline": base_state, "label_version": label_version}
+        new_state = {"fingerprints": fingerprints, "baseline": base_state, "label_version": label_version,
+                     **reuse.baseline_state(base, base_state)}
         self._record.record(config.table_name, REFRESH, config.to_dict(), new_state, version)
         triggered = [a for a in alerts if a["state"] == alerting.TRIGGERED]
         delivery_error = None
@@ -415,9 +417,11 @@ def _baseline_key(key: tuple, base: Mapping[str, Any] | None) -> tuple | None:
     return None
 
 
-def _baseline_summary(frame: DataFrame, config: MonitorConfig) -> dict[str, Any]:
+def _baseline_summary(frame: DataFrame, config: MonitorConfig,
+                      kept: tuple[dict[tuple, Any], dict[tuple, Any]] | None = None) -> dict[str, Any]:
     """The baseline per slice and model version (all of it is one window): an explicit baseline
-    has no model version, the training data of the lineage has one per model version."""
+    has no model version, the training data of the lineage has one per model version. ``kept``:
+    its summaries and category counts from the last refresh's state, when the baseline is the same."""
     from dataclasses import replace
 
     plain = replace(config, label_col=None, probability_col=None, profile_type="snapshot",
@@ -426,8 +430,11 @@ def _baseline_summary(frame: DataFrame, config: MonitorConfig) -> dict[str, Any]
         plain = replace(plain, model_id_col=None, model_name_col=None)
     sliced = profile.windowed(frame, plain, SNAPSHOT)
     categorical = [n for n, k in plain.column_kinds.items() if k == CATEGORICAL]
-    summaries = {key[2:]: value for key, value in profile.profiles(sliced, plain).items()}
-    counts = profile.category_counts(sliced, categorical, profile.BASELINE_GROUP)
+    if kept is not None:
+        summaries, counts = kept
+    else:
+        summaries = {key[2:]: value for key, value in profile.profiles(sliced, plain).items()}
+        counts = profile.category_counts(sliced, categorical, profile.BASELINE_GROUP)
     return {"frame": frame.select(*plain.column_kinds), "sliced": sliced, "summaries": summaries, "counts": counts,
             "kinds": plain.column_kinds}
 
