@@ -9,7 +9,9 @@ changed by an append, update or delete, or gone) are recomputed, with the window
 them (whose CONSECUTIVE drift compares with it). Their rows are replaced in one commit per output
 table and granularity (replaceWhere on the windows' starts), and then the new fingerprints are
 recorded in the store. A refresh that stops halfway is finished by the next one, and a refresh
-with nothing new changes nothing.
+with nothing new changes nothing. When the table has only been appended to since the last
+refresh, the fingerprints are the last ones plus those of the new files' rows, and the baseline's
+summary is kept from the last refresh while the baseline is the same (see ``reuse``).
 
 Fingerprints rather than Delta's change data feed: they need no table property, see updates and
 deletes as well as appends, ignore changes to columns the monitor does not read, and cost one
@@ -253,9 +255,14 @@ class MonitoringClient:
                 if base_frame is not None else None)
         if base is not None and baseline_changed:
             self._write_baseline_rows(config, base, version)
+        appended = self._appended(config, state, monitor.table_version, version)
+        added = reuse.appended_rows(spark, frame, appended) if appended else None
         for granularity in config.windowings:
-            found = profile.fingerprints(frame, config, granularity)
             old = fingerprints.get(granularity, {})
+            if appended is None:
+                found = profile.fingerprints(frame, config, granularity)
+            else:  # an append: the old fingerprints and the new files' rows
+                found = reuse.extended(old, profile.fingerprints(added, config, granularity) if appended else {})
             changed = {w for w in found if old.get(w) != found[w]}
             gone = set(old) - set(found)
             order = sorted(found, key=_start_order)
@@ -281,6 +288,15 @@ class MonitoringClient:
         if triggered and config.alert_url:
             delivery_error = alerting.post(config.alert_url, config.table_name, version, triggered)
         return RefreshResult(version, recomputed, removed, triggered, delivery_error)
+
+    def _appended(self, config: MonitorConfig, state: Mapping[str, Any], old_version: int | None,
+                  version: int | None) -> list[str] | None:
+        """The files appended since the last refresh's version, when that is all that changed
+        and the fingerprints may be extended (see ``reuse``); None otherwise."""
+        path = TableRef.parse(config.table_name).path
+        if version is None or not reuse.can_append(config, path, state, old_version):
+            return None
+        return reuse.appended_files(path, old_version, version, self.client.store.location.storage_options)
 
     def _lineage_baseline(self, config: MonitorConfig, frame: DataFrame) -> tuple[DataFrame | None, dict[str, Any]]:
         """The training data of every model version the rows name, and where each was read (or,
