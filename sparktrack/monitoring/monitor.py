@@ -336,7 +336,8 @@ class MonitoringClient:
         spark = self.spark
         numeric = [n for n, k in config.column_kinds.items() if k == NUMERIC]
         categorical = [n for n, k in config.column_kinds.items() if k == CATEGORICAL]
-        rows = profile.in_windows(profile.windowed(frame, config, granularity), scanned) if scanned else None
+        rows = (profile.in_windows(profile.windowed(profile.since(frame, config, scanned), config, granularity),
+                                   scanned) if scanned else None)
         profile_rows: list[dict[str, Any]] = []
         drift_rows: list[dict[str, Any]] = []
         if rows is not None:

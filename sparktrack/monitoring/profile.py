@@ -73,6 +73,17 @@ def windowed(frame: DataFrame, config: MonitorConfig, granularity: str) -> DataF
             .drop("__slice"))
 
 
+def since(frame: DataFrame, config: MonitorConfig, starts: Sequence[int | None]) -> DataFrame:
+    """``frame``'s rows at or after the earliest of the windows ``starts`` (all of them for a
+    snapshot): what in_windows keeps is among them, and Delta skips the files whose timestamps
+    all fall before it (an incremental refresh reads the new days' files, not the whole table)."""
+    from pyspark.sql import functions as F
+
+    if None in starts or not starts:
+        return frame
+    return frame.where(F.col(config.timestamp_col).cast("timestamp") >= F.timestamp_micros(F.lit(min(starts))))
+
+
 def in_windows(frame: DataFrame, starts: Sequence[int | None]) -> DataFrame:
     from pyspark.sql import functions as F
 
