@@ -120,3 +120,22 @@ def test_the_ui_serves_a_store_on_s3_with_no_jvm(s3_server, s3_store, tmp_path):
         assert history["step"] == [0, 1, 2, 3, 4] and history["value"][-1] == 0.2
         text = httpx.get(f"{server.url}/api/runs/{run.info.run_id}/artifact", params={"path": "notes/readme.txt"})
         assert text.text == "hello from s3"
+
+
+def test_a_monitor_lists_the_files_an_append_added_to_a_table_on_s3(s3_server, s3_store):
+    """With the store's storage options delta-rs finds the files, spelled as Spark's s3a reads
+    them; an overwrite is no append."""
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    from sparktrack.monitoring import reuse
+
+    uri, options = s3_store.rsplit("/", 1)[0] + "/preds", {**s3_server.storage_options, "conditional_put": "etag"}
+    write_deltalake(uri, pa.table({"x": [1, 2]}), storage_options=options)
+    write_deltalake(uri, pa.table({"x": [3]}), mode="append", storage_options=options)
+    new = (set(DeltaTable(uri, storage_options=options).file_uris())
+           - set(DeltaTable(uri, version=0, storage_options=options).file_uris()))
+    found = reuse.appended_files("s3a" + uri[len("s3"):], 0, 1, options)
+    assert len(new) == 1 and found == ["s3a" + u[len("s3"):] for u in new]
+    write_deltalake(uri, pa.table({"x": [4]}), mode="overwrite", storage_options=options)
+    assert reuse.appended_files("s3a" + uri[len("s3"):], 1, 2, options) is None

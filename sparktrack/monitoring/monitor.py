@@ -9,7 +9,9 @@ changed by an append, update or delete, or gone) are recomputed, with the window
 them (whose CONSECUTIVE drift compares with it). Their rows are replaced in one commit per output
 table and granularity (replaceWhere on the windows' starts), and then the new fingerprints are
 recorded in the store. A refresh that stops halfway is finished by the next one, and a refresh
-with nothing new changes nothing.
+with nothing new changes nothing. When the table has only been appended to since the last
+refresh, the fingerprints are the last ones plus those of the new files' rows, and the baseline's
+summary is kept from the last refresh while the baseline is the same (see ``reuse``).
 
 Fingerprints rather than Delta's change data feed: they need no table property, see updates and
 deletes as well as appends, ignore changes to columns the monitor does not read, and cost one
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from sparktrack.engine.location import spark_uri, sql_string
 from sparktrack.errors import AlreadyExistsError, InvalidValueError, NotFoundError
 from sparktrack.monitoring import alerts as alerting
-from sparktrack.monitoring import custom, inputs, lineage, outputs, profile
+from sparktrack.monitoring import custom, inputs, lineage, outputs, profile, reuse
 from sparktrack.monitoring.alerts import AlertRule
 from sparktrack.monitoring.custom import CustomMetric
 from sparktrack.monitoring.profile import CATEGORICAL, NUMERIC, NUMERIC_TYPES, SNAPSHOT, kind_of
@@ -306,14 +308,20 @@ class MonitoringClient:
         baseline_changed = base_state != state.get("baseline")
         fingerprints = dict(state.get("fingerprints", {}))
         recomputed, removed, alerts = {}, {}, []
-        base = _baseline_summary(base_frame, config) if base_frame is not None else None
+        base = (_baseline_summary(base_frame, config, reuse.kept_baseline(state, base_state))
+                if base_frame is not None else None)
         base_rows = self._baseline_rows(config, base, version) if base is not None else {}
         if base is not None and baseline_changed:
             outputs.write(spark, TableRef.parse(config.profile_table), [r for rows in base_rows.values() for r in rows],
                           config.staged("profile"), None, [], drift=False)
+        appended = self._appended(config, state, monitor.table_version, version)
+        added = reuse.appended_rows(spark, frame, appended) if appended else None
         for granularity in config.windowings:
-            found = profile.fingerprints(frame, config, granularity)
             old = fingerprints.get(granularity, {})
+            if appended is None:
+                found = profile.fingerprints(frame, config, granularity)
+            else:  # an append: the old fingerprints and the new files' rows
+                found = reuse.extended(old, profile.fingerprints(added, config, granularity) if appended else {})
             changed = {w for w in found if old.get(w) != found[w]}
             gone = set(old) - set(found)
             order = sorted(found, key=_start_order)
@@ -331,13 +339,23 @@ class MonitoringClient:
             fingerprints[granularity] = found
             recomputed[granularity] = sorted(_starts(changed), key=lambda s: -1 if s is None else s)
             removed[granularity] = sorted(_starts(gone), key=lambda s: -1 if s is None else s)
-        new_state = {"fingerprints": fingerprints, "baseline": base_state, "label_version": label_version}
+        new_state = {"fingerprints": fingerprints, "baseline": base_state, "label_version": label_version,
+                     **reuse.baseline_state(base, base_state)}
         self._record.record(config.table_name, REFRESH, config.to_dict(), new_state, version)
         triggered = [a for a in alerts if a["state"] == alerting.TRIGGERED]
         delivery_error = None
         if triggered and config.alert_url:
             delivery_error = alerting.post(config.alert_url, config.table_name, version, triggered)
         return RefreshResult(version, recomputed, removed, triggered, delivery_error)
+
+    def _appended(self, config: MonitorConfig, state: Mapping[str, Any], old_version: int | None,
+                  version: int | None) -> list[str] | None:
+        """The files appended since the last refresh's version, when that is all that changed
+        and the fingerprints may be extended (see ``reuse``); None otherwise."""
+        path = TableRef.parse(config.table_name).path
+        if version is None or not reuse.can_append(config, path, state, old_version):
+            return None
+        return reuse.appended_files(path, old_version, version, self.client.store.location.storage_options)
 
     def _lineage_baseline(self, config: MonitorConfig, frame: DataFrame) -> tuple[DataFrame | None, dict[str, Any]]:
         """The training data of every model version the rows name, and where each was read (or,
@@ -378,7 +396,8 @@ class MonitoringClient:
         spark = self.spark
         numeric = [n for n, k in config.column_kinds.items() if k == NUMERIC]
         categorical = [n for n, k in config.column_kinds.items() if k == CATEGORICAL]
-        rows = profile.in_windows(profile.windowed(frame, config, granularity), scanned) if scanned else None
+        rows = (profile.in_windows(profile.windowed(profile.since(frame, config, scanned), config, granularity),
+                                   scanned) if scanned else None)
         profile_rows: list[dict[str, Any]] = []
         drift_rows: list[dict[str, Any]] = []
         if rows is not None:
@@ -490,9 +509,11 @@ def _baseline_key(key: tuple, base: Mapping[str, Any] | None) -> tuple | None:
     return None
 
 
-def _baseline_summary(frame: DataFrame, config: MonitorConfig) -> dict[str, Any]:
+def _baseline_summary(frame: DataFrame, config: MonitorConfig,
+                      kept: tuple[dict[tuple, Any], dict[tuple, Any]] | None = None) -> dict[str, Any]:
     """The baseline per slice and model version (all of it is one window): an explicit baseline
-    has no model version, the training data of the lineage has one per model version."""
+    has no model version, the training data of the lineage has one per model version. ``kept``:
+    its summaries and category counts from the last refresh's state, when the baseline is the same."""
     from dataclasses import replace
 
     plain = replace(config, probability_col=None, profile_type="snapshot",
@@ -501,8 +522,11 @@ def _baseline_summary(frame: DataFrame, config: MonitorConfig) -> dict[str, Any]
         plain = replace(plain, model_id_col=None, model_name_col=None)
     sliced = profile.windowed(frame, plain, SNAPSHOT)
     categorical = [n for n, k in plain.column_kinds.items() if k == CATEGORICAL]
-    summaries = {key[2:]: value for key, value in profile.profiles(sliced, plain, baseline=True).items()}
-    counts = profile.category_counts(sliced, categorical, profile.BASELINE_GROUP)
+    if kept is not None:
+        summaries, counts = kept
+    else:
+        summaries = {key[2:]: value for key, value in profile.profiles(sliced, plain, baseline=True).items()}
+        counts = profile.category_counts(sliced, categorical, profile.BASELINE_GROUP)
     return {"frame": frame.select(*plain.column_kinds), "sliced": sliced, "summaries": summaries, "counts": counts,
             "kinds": plain.column_kinds}
 

@@ -3,7 +3,9 @@ recomputed (and the baseline), and returns small per-group summaries to the driv
 
 - ``fingerprints``: per window, the row count and the sum of a 64-bit hash of the columns the
   monitor reads (what tells a refresh which windows changed);
-- ``profiles``: per group (window, slice, model version), the column metrics and model quality;
+- ``profiles``: per group (window, slice, model version), the column metrics and model quality
+  (a numeric column's distinct count is HyperLogLog++'s, relative standard error ``DISTINCT_RSD``,
+  5%; a categorical column's is exact);
 - ``category_counts``: exact counts per category of the categorical columns;
 - ``pooled_edges`` and ``histograms``: the shared binning of each numeric column (quantiles of
   all the values compared) and the counts per bin.
@@ -29,8 +31,10 @@ QUANTILES = [i / 100 for i in range(101)]
 DRIFT_BINS = 200
 #: percentile_approx's accuracy: a quantile's rank is off by at most n / ACCURACY.
 ACCURACY = 10_000
-#: approx_count_distinct's relative standard deviation for numeric columns (HyperLogLog++).
-DISTINCT_RSD = 0.01
+#: approx_count_distinct's relative standard deviation for numeric columns (HyperLogLog++): the
+#: distinct count's relative standard error is 5%. Spark's and Databricks' default; at 0.01 the
+#: sketch cost about ten times more per column and aggregation (measured at 10M rows).
+DISTINCT_RSD = 0.05
 #: Categories kept in frequent_items.
 TOP_K = 10
 SNAPSHOT = "snapshot"
@@ -77,6 +81,17 @@ def windowed(frame: DataFrame, config: MonitorConfig, granularity: str) -> DataF
                          F.explode(F.array(*slices)).alias("__slice"))
             .select("*", F.col("__slice.k").alias(sk), F.col("__slice.v").alias(sv))
             .drop("__slice"))
+
+
+def since(frame: DataFrame, config: MonitorConfig, starts: Sequence[int | None]) -> DataFrame:
+    """``frame``'s rows at or after the earliest of the windows ``starts`` (all of them for a
+    snapshot): what in_windows keeps is among them, and Delta skips the files whose timestamps
+    all fall before it (an incremental refresh reads the new days' files, not the whole table)."""
+    from pyspark.sql import functions as F
+
+    if None in starts or not starts:
+        return frame
+    return frame.where(F.col(config.timestamp_col).cast("timestamp") >= F.timestamp_micros(F.lit(min(starts))))
 
 
 def in_windows(frame: DataFrame, starts: Sequence[int | None]) -> DataFrame:
