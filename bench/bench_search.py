@@ -40,7 +40,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 FINAL_METRICS = ("acc", "f1", "auc", "precision", "recall")
 MODELS = ("gbt", "rf", "lr", "svm")
@@ -146,6 +146,14 @@ def populate_sparktrack(root: str, runs: int, steps: int) -> str:
 
 
 # -- MLflow -------------------------------------------------------------------------------------
+def mlflow_insert(con: sqlite3.Connection, table: str, rows: Iterable[dict]) -> None:
+    """Insert ``rows`` (dicts by column name; a missing column is NULL) into one of the tables
+    of MLflow's SQLite database, as MLflow created it."""
+    names = [row[1] for row in con.execute(f"PRAGMA table_info({table})")]
+    con.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                    ([row.get(n) for n in names] for row in rows))
+
+
 def populate_mlflow(db: str, runs: int, steps: int) -> str:
     """Create the database with MLflow (migrations included), then bulk-insert the runs."""
     import mlflow
@@ -153,13 +161,9 @@ def populate_mlflow(db: str, runs: int, steps: int) -> str:
     mlflow.set_tracking_uri(f"sqlite:///{db}")
     experiment_id = mlflow.create_experiment("bench")
     con = sqlite3.connect(db)
-    columns = {table: [row[1] for row in con.execute(f"PRAGMA table_info({table})")]
-               for table in ("runs", "params", "tags", "metrics", "latest_metrics")}
 
     def insert(table: str, rows) -> None:
-        names = columns[table]
-        con.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                        ([row.get(n) for n in names] for row in rows))
+        mlflow_insert(con, table, rows)
 
     chunk = 5_000
     for start in range(0, runs, chunk):

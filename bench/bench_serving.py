@@ -69,7 +69,8 @@ def body(frame, rows: int) -> str:
     return json.dumps({"dataframe_split": {"columns": FEATURES, "data": sample.values.tolist()}})
 
 
-def start(command: list[str], env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
+def start(command: list[str], env: dict[str, str], log: Path, port: int, ready: str = "/ping") -> subprocess.Popen:
+    """Start ``command`` in its own process group; return once ``ready`` answers 200 on ``port``."""
     process = subprocess.Popen(command, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
                                start_new_session=True)
     deadline = time.monotonic() + 300
@@ -77,12 +78,12 @@ def start(command: list[str], env: dict[str, str], log: Path, port: int) -> subp
         if process.poll() is not None:
             raise SystemExit(f"{command[0]} exited with {process.returncode}; see {log}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=2).status_code == 200:
                 return process
         except httpx.TransportError:
             pass
         time.sleep(0.25)
-    raise SystemExit(f"{' '.join(command)} did not answer /ping in 300 s; see {log}")
+    raise SystemExit(f"{' '.join(command)} did not answer {ready} in 300 s; see {log}")
 
 
 def stop(process: subprocess.Popen) -> None:
