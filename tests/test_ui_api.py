@@ -60,6 +60,23 @@ def test_a_metric_history_is_downsampled_keeping_each_buckets_min_max_and_last(u
     assert (whole["points"], whole["value"], whole["step"]) == (1, [0.5], [0])
 
 
+def test_many_runs_histories_come_in_one_request_each_downsampled_as_one_runs(ui):
+    server, ids, loss = ui
+    answer = _get(server, "/api/metrics/histories", run_ids=f"{ids[4]},{ids[0]},{ids[2]}", keys="loss,acc,odd",
+                  max_points=600)
+    assert answer.status_code == 200, answer.text
+    found = {(h["run_id"], h["key"]): h for h in answer.json()["histories"]}
+    # Only the (run, key) pairs with points: runs 0 and 2 have no loss, none has an "odd" but run 0.
+    assert set(found) == {(ids[4], "loss"), (ids[4], "acc"), (ids[4], "odd"), (ids[0], "acc"), (ids[0], "odd"),
+                          (ids[2], "acc"), (ids[2], "odd")}
+    one = _get(server, f"/api/runs/{ids[4]}/metrics/loss", max_points=600).json()
+    assert {k: found[ids[4], "loss"][k] for k in one} == one  # the same points as the run's own history
+    assert found[ids[4], "loss"]["points"] == HISTORY and max(found[ids[4], "loss"]["value"]) == 50.0
+    assert (found[ids[0], "odd"]["value"], found[ids[2], "acc"]["value"]) == ([None], [0.3])
+    unknown = _get(server, "/api/metrics/histories", run_ids="0123456789abcdef0123456789abcdef", keys="loss")
+    assert unknown.status_code == 200 and unknown.json() == {"histories": []}
+
+
 def test_a_run_page_has_its_params_metrics_tags_and_datasets(ui):
     server, ids, _ = ui
     run = _get(server, f"/api/runs/{ids[1]}").json()["run"]
@@ -183,11 +200,17 @@ def test_bad_registry_requests_get_json_errors(ui, method, path, body, status, m
     ("/api/runs/../../etc", {}, 404, "No route"),
     ("/api/runs/RUN/metrics/loss", {"max_points": "2"}, 400, "max_points must be a whole number from 3"),
     ("/api/runs/0123456789abcdef0123456789abcdef/metrics/loss", {}, 404, "0123456789abcdef0123456789abcdef"),
+    ("/api/metrics/histories", {"keys": "loss"}, 400, "run_ids must name 1 to 1000 comma-separated values; got 0"),
+    ("/api/metrics/histories", {"run_ids": "RUN", "keys": ",".join(f"k{i}" for i in range(101))}, 400,
+     "keys must name 1 to 100 comma-separated values; got 101"),
+    ("/api/metrics/histories", {"run_ids": "../x", "keys": "loss"}, 400, "../x"),
+    ("/api/metrics/histories", {"run_ids": "RUN", "keys": "loss", "max_points": "2"}, 400,
+     "max_points must be a whole number from 3"),
     ("/api/nothing", {}, 404, "No route '/api/nothing'"),
 ])
 def test_bad_requests_get_json_errors_with_the_right_status(ui, path, params, status, message):
     server, ids, _ = ui
-    answer = _get(server, path.replace("RUN", ids[4]), **params)
+    answer = _get(server, path.replace("RUN", ids[4]), **{k: v.replace("RUN", ids[4]) for k, v in params.items()})
     assert answer.status_code == status, answer.text
     body = answer.json()
     assert message in body["message"] and body["error_code"]

@@ -57,6 +57,10 @@ class Reads:
         """The rows whose ``column`` is ``value``, read from only the files that can hold it."""
         return self.tables.rows_matching(table.name, table.schema, column, value)
 
+    def matching_any(self, table: Table, column: str, values: Sequence[str]) -> pa.Table:
+        """The rows whose ``column`` is one of ``values``, read from only the files that can hold one."""
+        return self.tables.rows_matching_any(table.name, table.schema, column, values)
+
     def memo(self, key: tuple, sources: Sequence[Table], compute: Callable[[], T]) -> T:
         """``compute()``, remembered (the last few keys) for as long as none of ``sources`` has a
         new commit: what derives from a table's rows is computed once per version."""

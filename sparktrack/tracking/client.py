@@ -320,6 +320,13 @@ class TrackingClient:
         return self._store.metric_history_table(validation.validate_id(run_id, "run"),
                                                 validation.validate_key(key, "metric"))
 
+    def get_metric_histories_table(self, run_ids: Sequence[str], keys: Sequence[str]) -> pa.Table:
+        """The histories of several runs' metrics in one read, as Arrow (``run_id``, ``key``,
+        ``value``, ``timestamp``, ``step``; by run, key, then step): what a page of charts draws.
+        A run or key without points has no rows."""
+        return self._store.metric_histories_table([validation.validate_id(i, "run") for i in run_ids],
+                                                  [validation.validate_key(k, "metric") for k in keys])
+
     def search_runs(self, experiment_ids: str | Sequence[str] | None = None,
                     filter_string: str | None = None,
                     run_view_type: ViewType | str = ViewType.ACTIVE_ONLY,

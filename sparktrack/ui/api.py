@@ -6,6 +6,8 @@ MLflow's REST shapes where MLflow has one, so scripts written against MLflow rea
     GET /api/runs/{run_id}                        one run: info, params, latest metrics, tags, datasets
     GET /api/runs/{run_id}/metrics/{key}?max_points=2000
                                                   the history, downsampled (sparktrack.ui.history)
+    GET /api/metrics/histories?run_ids=a,b&keys=loss,acc&max_points=2000
+                                                  many runs' histories in one read, each downsampled
     GET /api/runs/{run_id}/artifacts?path=dir     a directory of the run's artifacts
     GET /api/runs/{run_id}/artifact?path=file     a file, for previews (never outside the run's root)
 
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 #: Points a metric history comes back as unless ``max_points`` says otherwise, and at most.
 MAX_POINTS, MAX_MAX_POINTS = 2000, 100_000
+#: The most runs, and keys, one request for histories may name.
+MAX_HISTORY_RUNS, MAX_HISTORY_KEYS = 1000, 100
 #: The largest artifact the browser previews.
 MAX_ARTIFACT_BYTES = 20 * 1024 * 1024
 
@@ -89,6 +93,7 @@ def routes(client: TrackingClient) -> list:
 
     return [Route("/api/experiments", handled(client, _experiments), methods=["GET"]),
             Route("/api/runs/search", handled(client, _search_runs), methods=["GET"]),
+            Route("/api/metrics/histories", handled(client, _histories), methods=["GET"]),
             Route("/api/runs/{run_id}", handled(client, _run), methods=["GET"]),
             Route("/api/runs/{run_id}/metrics/{key:path}", handled(client, _history), methods=["GET"]),
             Route("/api/runs/{run_id}/artifacts", handled(client, _artifacts), methods=["GET"]),
@@ -145,6 +150,35 @@ def _history(client: TrackingClient, request: Request) -> dict[str, Any]:
     max_points = _int(request.query_params, "max_points", MAX_POINTS, 3, MAX_MAX_POINTS)
     table = client.get_metric_history_table(run_id, key)
     return {"run_id": run_id, "key": key, "points": table.num_rows, **downsample(table, max_points)}
+
+
+def _histories(client: TrackingClient, request: Request) -> dict[str, Any]:
+    """Each named run's history of each named key (those with points), downsampled as one
+    run's: what the charts page draws, in one read instead of a request per chart line."""
+    query = request.query_params
+    max_points = _int(query, "max_points", MAX_POINTS, 3, MAX_MAX_POINTS)
+    run_ids = _list(query, "run_ids", MAX_HISTORY_RUNS)
+    keys = _list(query, "keys", MAX_HISTORY_KEYS)
+    table = client.get_metric_histories_table(run_ids, keys)
+    histories = []
+    if table.num_rows:
+        import numpy as np
+        import pyarrow.compute as pc
+
+        pairs = pc.binary_join_element_wise(table["run_id"], table["key"], "/").to_numpy(zero_copy_only=False)
+        starts = [0, *(np.flatnonzero(pairs[1:] != pairs[:-1]) + 1).tolist(), len(pairs)]
+        for start, end in zip(starts, starts[1:]):
+            part = table.slice(start, end - start)
+            histories.append({"run_id": part["run_id"][0].as_py(), "key": part["key"][0].as_py(),
+                              "points": part.num_rows, **downsample(part, max_points)})
+    return {"histories": histories}
+
+
+def _list(query: Any, name: str, most: int) -> list[str]:
+    values = list(dict.fromkeys(v for v in query.get(name, "").split(",") if v.strip()))
+    if not values or len(values) > most:
+        raise bad_request(f"{name} must name 1 to {most} comma-separated values; got {len(values)}.")
+    return values
 
 
 def _artifacts(client: TrackingClient, request: Request) -> dict[str, Any]:

@@ -26,8 +26,10 @@ def downsample(history: pa.Table, max_points: int) -> dict[str, list]:
     if n > max_points:
         keep = _kept(values, max(1, max_points // PER_BUCKET))
         values, steps, times = values[keep], steps[keep], times[keep]
-    return {"step": steps.tolist(), "timestamp": times.tolist(),
-            "value": [float(v) if np.isfinite(v) else None for v in values]}
+    drawn = values.tolist()
+    for position in np.flatnonzero(~np.isfinite(values)).tolist():  # JSON has no NaN or infinity
+        drawn[position] = None
+    return {"step": steps.tolist(), "timestamp": times.tolist(), "value": drawn}
 
 
 def _kept(values: np.ndarray, buckets: int) -> np.ndarray:

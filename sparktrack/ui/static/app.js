@@ -250,12 +250,25 @@ function smooth(values, weight) {
   return values.map((v) => { if (v === null) return null; last = last === null ? v : last * weight + (1 - weight) * v; return last; });
 }
 
+// Above this many runs a legend per chart costs more to draw than it tells: hovering names a line.
+const MAX_LEGEND = 20;
+
 async function chartsPage() {
   const ids = (query.get("run_ids") || "").split(",").filter(Boolean);
   if (!ids.length) { main.replaceChildren(el("p", {}, "No runs: pick them in a runs table.")); return; }
-  const runs = await Promise.all(ids.map((id) => api(`/api/runs/${id}`).then((r) => r.run)));
-  const allKeys = [...new Set(runs.flatMap((r) => r.data.metrics.map((m) => m.key)))].sort();
+  // One search for the runs and one request for every history (sent together when the keys are
+  // given): not a request per run and per line.
   const keys = (query.get("keys") || "").split(",").filter(Boolean);
+  const fetchHistories = (chosen) => api(`/api/metrics/histories?${new URLSearchParams({ run_ids: ids.join(","), keys: chosen.join(","),
+                                                                                        max_points: "2000" })}`);
+  const early = keys.length ? fetchHistories(keys) : null;
+  const found = await api(`/api/runs/search?${new URLSearchParams({ filter: `attributes.run_id IN (${ids.map((id) => `'${id}'`).join(",")})`,
+                                                                   run_view_type: "ALL", max_results: String(ids.length) })}`);
+  const byId = Object.fromEntries(found.runs.map((r) => [r.info.run_id, r]));
+  const missing = ids.filter((id) => !byId[id]);
+  if (missing.length) throw new Error(`No run ${missing.join(", ")}`);
+  const runs = ids.map((id) => byId[id]);
+  const allKeys = [...new Set(runs.flatMap((r) => r.data.metrics.map((m) => m.key)))].sort();
   const chosen = keys.length ? keys : allKeys.slice(0, 10);
   const xAxis = el("select", { id: "x-axis" }, el("option", { value: "step" }, "Step"), el("option", { value: "time" }, "Wall time"),
                    el("option", { value: "relative" }, "Relative time (s)"));
@@ -266,24 +279,27 @@ async function chartsPage() {
     el("div", { class: "bar" }, el("label", {}, "x-axis ", xAxis), el("label", {}, "smoothing ", smoothing),
        el("label", {}, logScale, " log scale")), cards);
   const histories = {};
-  await Promise.all(chosen.flatMap((key) => runs.map(async (run) => {
-    if (!run.data.metrics.some((m) => m.key === key)) return;
-    histories[`${run.info.run_id}/${key}`] = await api(`/api/runs/${run.info.run_id}/metrics/${encodeURIComponent(key)}?max_points=2000`);
-  })));
+  if (chosen.length) {
+    for (const h of (await (early || fetchHistories(chosen))).histories) histories[`${h.run_id}/${h.key}`] = h;
+  }
   const draw = () => {
     cards.replaceChildren();
     for (const key of chosen) {
       const div = el("div", { class: "chart", "data-key": key });
       cards.append(el("div", { class: "card" }, div));
-      const traces = runs.filter((run) => histories[`${run.info.run_id}/${key}`]).map((run) => {
+      const drawn = runs.filter((run) => histories[`${run.info.run_id}/${key}`]);
+      // WebGL pays off for many points; for fewer, SVG draws faster (and needs no GL context per chart).
+      const type = drawn.reduce((n, run) => n + histories[`${run.info.run_id}/${key}`].value.length, 0) > 20000 ? "scattergl" : "scatter";
+      const traces = drawn.map((run) => {
         const h = histories[`${run.info.run_id}/${key}`];
         const x = xAxis.value === "step" ? h.step : xAxis.value === "time" ? h.timestamp.map((t) => new Date(t))
           : h.timestamp.map((t) => (t - run.info.start_time) / 1000);
         return { x, y: smooth(h.value, Number(smoothing.value)), name: run.info.run_name || run.info.run_id.slice(0, 8),
-                 mode: h.value.length > 1 ? "lines" : "markers", type: "scattergl" };
+                 mode: h.value.length > 1 ? "lines" : "markers", type };
       });
       Plotly.newPlot(div, traces, { title: { text: key, font: { size: 13 } }, margin: { t: 30, r: 10, b: 35, l: 50 },
-        yaxis: { type: logScale.checked ? "log" : "linear" }, showlegend: runs.length > 1 }, { displaylogo: false, responsive: true });
+        yaxis: { type: logScale.checked ? "log" : "linear" }, showlegend: runs.length > 1 && runs.length <= MAX_LEGEND },
+        { displaylogo: false, responsive: true });
     }
   };
   for (const control of [xAxis, smoothing, logScale]) control.addEventListener("change", draw);
